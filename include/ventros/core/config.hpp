@@ -1,0 +1,79 @@
+#pragma once
+// Configuration: defaults, then config/ventros.json (comments allowed), then VENTROS_* environment
+// variables, then CLI flags. Every key is declared once in the schema (config.cpp) with its type
+// and documentation; an unknown key or a wrong type is an error that names the key.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ventros/core/status.hpp"
+
+namespace ventros::core {
+
+struct Config {
+  struct Server {
+    std::string listen = "127.0.0.1:8080";
+    int io_threads = 2;
+    int worker_threads = 8;
+    int64_t body_limit_bytes = 1024 * 1024;
+    int64_t read_timeout_ms = 30000;
+    int64_t shutdown_grace_ms = 10000;
+  } server;
+  struct Database {
+    std::string url = "sqlite://./data/ventros.db";
+    int pool_size = 8;
+    int64_t acquire_timeout_ms = 5000;
+    int64_t connect_timeout_ms = 5000;
+    bool auto_migrate = true;
+  } database;
+  struct Log {
+    std::string level = "info";
+    std::string format = "text";
+    bool requests = true;
+    std::string file;  // empty: stderr
+  } log;
+  struct HttpClient {
+    int64_t connect_timeout_ms = 5000;
+    int64_t request_timeout_ms = 30000;
+    int max_retries = 2;
+  } http_client;
+  struct Bootstrap {
+    bool create_default_tenant = true;
+    std::string default_tenant_name = "default";
+  } bootstrap;
+  std::vector<std::string> modules = {"crm"};
+};
+
+enum class ConfigType { kString, kInt, kBool, kStringList };
+
+struct ConfigKeyInfo {
+  std::string key;  // "server.listen"
+  ConfigType type;
+  std::string env;  // "VENTROS_SERVER_LISTEN"
+  std::string default_value;  // as JSON text
+  std::string doc;
+};
+
+// Every key of the schema, in documentation order.
+const std::vector<ConfigKeyInfo>& ConfigSchema();
+
+class ConfigLoader {
+ public:
+  // Loads defaults, then the file (when path is non-empty; a missing explicitly named file is an
+  // error), then the environment (envp-style list "NAME=value").
+  static Result<Config> Load(const std::string& path, const std::vector<std::string>& environment);
+  // Applies one "key=value" override (CLI flags), value parsed by the key's type.
+  static Status Set(Config& config, std::string_view key, std::string_view value);
+  // Checks cross-field rules (log level names, listen address, positive sizes).
+  static Status Validate(const Config& config);
+  // The environment of this process as "NAME=value" strings.
+  static std::vector<std::string> ProcessEnvironment();
+};
+
+// Parses "host:port" ("[::1]:8080" for IPv6). Port 0 is allowed (pick a free port).
+Result<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view text);
+
+}  // namespace ventros::core

@@ -1,0 +1,96 @@
+#include "app/app.hpp"
+
+#include <fmt/format.h>
+
+#include <ostream>
+
+#include "ventros/core/migrations.hpp"
+#include "ventros/crm/tenants.hpp"
+
+namespace ventros::app {
+
+using core::Status;
+
+core::Result<std::unique_ptr<core::Database>> OpenDatabase(const core::Config& config) {
+  core::DatabaseOptions opts;
+  opts.url = config.database.url;
+  opts.pool_size = config.database.pool_size;
+  opts.acquire_timeout = std::chrono::milliseconds(config.database.acquire_timeout_ms);
+  opts.connect_timeout = std::chrono::milliseconds(config.database.connect_timeout_ms);
+  return core::Database::Open(opts);
+}
+
+core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
+                                                     core::Logger logger, std::ostream& out) {
+  std::unique_ptr<Server> s(new Server());
+  s->config_ = config;
+  s->logger_ = std::move(logger);
+
+  VENTROS_ASSIGN_OR_RETURN(s->db_, OpenDatabase(config));
+  s->logger_->info("database {} ({})", s->db_->redacted_url(),
+                   core::DbEngineName(s->db_->engine()));
+
+  core::Migrator migrator(*s->db_, core::Migrator::EmbeddedFor(s->db_->engine()), s->clock_);
+  if (config.database.auto_migrate) {
+    VENTROS_ASSIGN_OR_RETURN(auto applied, migrator.Apply());
+    for (const auto& name : applied) s->logger_->info("applied migration {}", name);
+  } else {
+    Status current = migrator.CheckCurrent();
+    if (!current.ok()) {
+      return current.WithContext("database schema is not current (run `ventros migrate`)");
+    }
+  }
+
+  s->tenants_ = std::make_unique<crm::TenantService>(*s->db_, s->clock_);
+  if (config.bootstrap.create_default_tenant) {
+    VENTROS_ASSIGN_OR_RETURN(auto created,
+                             s->tenants_->EnsureDefaultTenant(config.bootstrap.default_tenant_name));
+    if (created) {
+      out << fmt::format(
+          "Created tenant \"{}\" ({}).\nAdmin API key (shown once, store it now): {}\n",
+          created->first.name, created->first.id.str(), created->second.secret);
+      out.flush();
+      s->logger_->info("created default tenant {} with admin key {}...", created->first.id.str(),
+                       created->second.key.prefix);
+    }
+  }
+
+  RegisterSystemRoutes(s->router_, *s->db_, s->metrics_, s->clock_);
+  crm::TenantService* tenants = s->tenants_.get();
+  s->router_.SetAuthenticator(
+      [tenants](const core::HttpRequest& req) { return tenants->AuthenticateRequest(req); });
+  for (const auto& module : config.modules) {
+    if (module == "crm") crm::RegisterTenantRoutes(s->router_, *s->tenants_);
+  }
+
+  VENTROS_ASSIGN_OR_RETURN(auto listen, core::ParseListenAddress(config.server.listen));
+  core::HttpServerOptions http;
+  http.host = listen.first;
+  http.port = listen.second;
+  http.io_threads = config.server.io_threads;
+  http.worker_threads = config.server.worker_threads;
+  http.body_limit_bytes = static_cast<size_t>(config.server.body_limit_bytes);
+  http.read_timeout = std::chrono::milliseconds(config.server.read_timeout_ms);
+  http.shutdown_grace = std::chrono::milliseconds(config.server.shutdown_grace_ms);
+  http.log_requests = config.log.requests;
+  s->http_ = std::make_unique<core::HttpServer>(http, s->router_, s->logger_, s->metrics_);
+  return s;
+}
+
+Server::~Server() {
+  if (http_) http_->Stop();
+}
+
+Status Server::Start() {
+  VENTROS_RETURN_IF_ERROR(http_->Start());
+  logger_->info("ventros listening on http://{}:{}",
+                core::ParseListenAddress(config_.server.listen)->first, http_->port());
+  return Status::Ok();
+}
+
+uint16_t Server::port() const { return http_->port(); }
+void Server::StopOnSignals() { http_->StopOnSignals(); }
+void Server::Stop() { http_->Stop(); }
+void Server::Wait() { http_->Wait(); }
+
+}  // namespace ventros::app

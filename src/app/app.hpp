@@ -1,0 +1,66 @@
+#pragma once
+// Composition root: builds config, logger, database, modules and the HTTP server, in that order,
+// by hand. Also the CLI entry point. Only src/main.cpp and tests use this header.
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ventros/core/clock.hpp"
+#include "ventros/core/config.hpp"
+#include "ventros/core/db.hpp"
+#include "ventros/core/http.hpp"
+#include "ventros/core/http_server.hpp"
+#include "ventros/core/log.hpp"
+#include "ventros/core/metrics.hpp"
+
+namespace ventros::crm {
+class TenantService;
+}
+
+namespace ventros::app {
+
+// One running instance: everything `ventros serve` builds.
+class Server {
+ public:
+  // Opens the database (migrating when config.database.auto_migrate), creates the default tenant
+  // on first start (printing its admin key once to `out`) and builds the routes.
+  static core::Result<std::unique_ptr<Server>> Create(const core::Config& config,
+                                                      core::Logger logger, std::ostream& out);
+  ~Server();
+
+  core::Status Start();
+  uint16_t port() const;
+  void StopOnSignals();
+  void Stop();
+  void Wait();
+
+  core::Database& database() { return *db_; }
+  const core::Router& router() const { return router_; }
+  core::MetricsRegistry& metrics() { return metrics_; }
+
+ private:
+  Server() = default;
+  core::Config config_;
+  core::Logger logger_;
+  core::SystemClock clock_;
+  core::MetricsRegistry metrics_;
+  std::unique_ptr<core::Database> db_;
+  std::unique_ptr<crm::TenantService> tenants_;
+  core::Router router_;
+  std::unique_ptr<core::HttpServer> http_;
+};
+
+// Opens the database named by config, with the pool settings of config.
+core::Result<std::unique_ptr<core::Database>> OpenDatabase(const core::Config& config);
+
+// Adds /healthz, /readyz, /metrics and /openapi.json.
+void RegisterSystemRoutes(core::Router& router, core::Database& db, core::MetricsRegistry& metrics,
+                          const core::Clock& clock);
+
+// Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 usage error).
+int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
+           const std::vector<std::string>& environment);
+
+}  // namespace ventros::app

@@ -1,0 +1,361 @@
+#include "ventros/core/config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+extern char** environ;
+
+namespace ventros::core {
+namespace {
+
+namespace json = boost::json;
+
+using Setter = std::function<void(Config&, const json::value&)>;
+using Getter = std::function<json::value(const Config&)>;
+
+struct KeyDef {
+  ConfigKeyInfo info;
+  Setter set;
+  Getter get;
+};
+
+std::string EnvName(std::string_view key) {
+  std::string out = "VENTROS_";
+  for (char c : key) out.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(c)));
+  return out;
+}
+
+#define VENTROS_STR(path, doc)                                                             \
+  KeyDef {                                                                                 \
+    {#path, ConfigType::kString, EnvName(#path), "", doc},                                 \
+        [](Config& c, const json::value& v) { c.path = std::string(v.as_string()); },      \
+        [](const Config& c) { return json::value(c.path); }                                \
+  }
+#define VENTROS_INT(path, doc)                                                             \
+  KeyDef {                                                                                 \
+    {#path, ConfigType::kInt, EnvName(#path), "", doc},                                    \
+        [](Config& c, const json::value& v) {                                              \
+          c.path = static_cast<decltype(c.path)>(v.to_number<int64_t>());                  \
+        },                                                                                 \
+        [](const Config& c) { return json::value(static_cast<int64_t>(c.path)); }          \
+  }
+#define VENTROS_BOOL(path, doc)                                                            \
+  KeyDef {                                                                                 \
+    {#path, ConfigType::kBool, EnvName(#path), "", doc},                                   \
+        [](Config& c, const json::value& v) { c.path = v.as_bool(); },                     \
+        [](const Config& c) { return json::value(c.path); }                                \
+  }
+
+const std::vector<KeyDef>& Defs() {
+  static const std::vector<KeyDef> defs = [] {
+    std::vector<KeyDef> d = {
+        VENTROS_STR(server.listen, "Address the HTTP server binds, host:port (port 0 picks a free port)."),
+        VENTROS_INT(server.io_threads, "Threads that run HTTP I/O (accept, read, write)."),
+        VENTROS_INT(server.worker_threads, "Threads that run handlers doing blocking work (database, outside calls)."),
+        VENTROS_INT(server.body_limit_bytes, "Largest request body accepted; larger bodies get 413."),
+        VENTROS_INT(server.read_timeout_ms, "Time allowed to read one request, and the keep-alive idle limit."),
+        VENTROS_INT(server.shutdown_grace_ms, "On SIGTERM/SIGINT, how long in-flight requests may take to finish."),
+        VENTROS_STR(database.url, "sqlite:///abs/path.db, sqlite://relative/path.db, sqlite::memory: or postgres://user:password@host:port/db."),
+        VENTROS_INT(database.pool_size, "Connections in the pool (SQLite in-memory always uses one)."),
+        VENTROS_INT(database.acquire_timeout_ms, "How long a request waits for a free connection before 503."),
+        VENTROS_INT(database.connect_timeout_ms, "Time allowed to open one PostgreSQL connection."),
+        VENTROS_BOOL(database.auto_migrate, "Apply pending migrations when `serve` starts."),
+        VENTROS_STR(log.level, "trace, debug, info, warn, error or off."),
+        VENTROS_STR(log.format, "text (human-readable) or json (one JSON object per line)."),
+        VENTROS_BOOL(log.requests, "Log every HTTP request with its request id, status and duration."),
+        VENTROS_STR(log.file, "Write logs to this file instead of stderr (empty: stderr)."),
+        VENTROS_INT(http_client.connect_timeout_ms, "Outgoing HTTP: time allowed to connect."),
+        VENTROS_INT(http_client.request_timeout_ms, "Outgoing HTTP: time allowed for one attempt."),
+        VENTROS_INT(http_client.max_retries, "Outgoing HTTP: retries after the first attempt on transport errors, 429 and 5xx."),
+        VENTROS_BOOL(bootstrap.create_default_tenant, "On first start (no tenants), create one and print its admin API key once."),
+        VENTROS_STR(bootstrap.default_tenant_name, "Name of the tenant created on first start."),
+    };
+    d.push_back(KeyDef{
+        {"modules", ConfigType::kStringList, "VENTROS_MODULES", "",
+         "Modules this instance hosts (comma-separated in the environment and --modules). "
+         "Known: crm."},
+        [](Config& c, const json::value& v) {
+          c.modules.clear();
+          for (const auto& m : v.as_array()) c.modules.emplace_back(m.as_string());
+        },
+        [](const Config& c) {
+          json::array a;
+          for (const auto& m : c.modules) a.emplace_back(m);
+          return json::value(std::move(a));
+        }});
+    Config defaults;
+    for (auto& k : d) k.info.default_value = json::serialize(k.get(defaults));
+    return d;
+  }();
+  return defs;
+}
+
+const KeyDef* Find(std::string_view key) {
+  for (const auto& d : Defs()) {
+    if (d.info.key == key) return &d;
+  }
+  return nullptr;
+}
+
+std::string_view TypeName(ConfigType t) {
+  switch (t) {
+    case ConfigType::kString: return "a string";
+    case ConfigType::kInt: return "an integer";
+    case ConfigType::kBool: return "a boolean";
+    case ConfigType::kStringList: return "a list of strings";
+  }
+  return "?";
+}
+
+std::string_view KindOf(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::null: return "null";
+    case json::kind::bool_: return "a boolean";
+    case json::kind::int64:
+    case json::kind::uint64: return "an integer";
+    case json::kind::double_: return "a number";
+    case json::kind::string: return "a string";
+    case json::kind::array: return "a list";
+    case json::kind::object: return "an object";
+  }
+  return "?";
+}
+
+bool TypeMatches(ConfigType t, const json::value& v) {
+  switch (t) {
+    case ConfigType::kString: return v.is_string();
+    case ConfigType::kInt: return v.is_int64() || (v.is_uint64() && v.as_uint64() < (1ULL << 62));
+    case ConfigType::kBool: return v.is_bool();
+    case ConfigType::kStringList:
+      return v.is_array() && std::all_of(v.as_array().begin(), v.as_array().end(),
+                                         [](const json::value& e) { return e.is_string(); });
+  }
+  return false;
+}
+
+Status Apply(Config& config, const KeyDef& def, const json::value& v, std::string_view source) {
+  if (!TypeMatches(def.info.type, v)) {
+    return Status::InvalidArgument(fmt::format("configuration key '{}' ({}) must be {}, got {}",
+                                               def.info.key, source, TypeName(def.info.type),
+                                               KindOf(v)));
+  }
+  def.set(config, v);
+  return Status::Ok();
+}
+
+Status Walk(Config& config, const json::object& obj, const std::string& prefix,
+            std::string_view source) {
+  for (const auto& [k, v] : obj) {
+    std::string key = prefix.empty() ? std::string(k) : prefix + "." + std::string(k);
+    const KeyDef* def = Find(key);
+    if (def) {
+      VENTROS_RETURN_IF_ERROR(Apply(config, *def, v, source));
+      continue;
+    }
+    // A section: some key starts with "key."
+    bool is_section = std::any_of(Defs().begin(), Defs().end(), [&](const KeyDef& d) {
+      return d.info.key.starts_with(key + ".");
+    });
+    if (is_section && v.is_object()) {
+      VENTROS_RETURN_IF_ERROR(Walk(config, v.as_object(), key, source));
+      continue;
+    }
+    if (is_section) {
+      return Status::InvalidArgument(
+          fmt::format("configuration key '{}' ({}) must be an object, got {}", key, source,
+                      KindOf(v)));
+    }
+    return Status::InvalidArgument(
+        fmt::format("unknown configuration key '{}' ({}); see docs/configuration.md", key, source));
+  }
+  return Status::Ok();
+}
+
+// Parses a string (environment variable or CLI flag) by the key's type.
+Result<json::value> ParseTyped(const KeyDef& def, std::string_view text, std::string_view source) {
+  auto bad = [&] {
+    return Status::InvalidArgument(fmt::format("configuration key '{}' ({}) must be {}, got '{}'",
+                                               def.info.key, source, TypeName(def.info.type),
+                                               text));
+  };
+  switch (def.info.type) {
+    case ConfigType::kString:
+      return json::value(json::string(text));
+    case ConfigType::kInt: {
+      if (text.empty()) return bad();
+      int64_t out = 0;
+      size_t i = 0;
+      bool neg = text[0] == '-';
+      if (neg) i = 1;
+      if (i == text.size()) return bad();
+      for (; i < text.size(); ++i) {
+        if (text[i] < '0' || text[i] > '9') return bad();
+        out = out * 10 + (text[i] - '0');
+      }
+      return json::value(neg ? -out : out);
+    }
+    case ConfigType::kBool:
+      if (text == "true" || text == "1" || text == "yes" || text == "on") return json::value(true);
+      if (text == "false" || text == "0" || text == "no" || text == "off") {
+        return json::value(false);
+      }
+      return bad();
+    case ConfigType::kStringList: {
+      json::array a;
+      std::string item;
+      std::stringstream ss{std::string(text)};
+      while (std::getline(ss, item, ',')) {
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (!item.empty()) a.emplace_back(item);
+      }
+      return json::value(std::move(a));
+    }
+  }
+  return bad();
+}
+
+// Variables of the VENTROS_ namespace that are not configuration keys.
+bool IsReservedEnv(std::string_view name) {
+  return name == "VENTROS_CONFIG" || name == "VENTROS_SOURCE_DIR" ||
+         name.starts_with("VENTROS_TEST_") || name.starts_with("VENTROS_BENCH_");
+}
+
+}  // namespace
+
+const std::vector<ConfigKeyInfo>& ConfigSchema() {
+  static const std::vector<ConfigKeyInfo> schema = [] {
+    std::vector<ConfigKeyInfo> out;
+    for (const auto& d : Defs()) out.push_back(d.info);
+    return out;
+  }();
+  return schema;
+}
+
+Result<Config> ConfigLoader::Load(const std::string& path,
+                                  const std::vector<std::string>& environment) {
+  Config config;
+  if (!path.empty()) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::InvalidArgument(fmt::format("cannot read config file {}", path));
+    std::stringstream buf;
+    buf << in.rdbuf();
+    json::parse_options opts;
+    opts.allow_comments = true;
+    opts.allow_trailing_commas = true;
+    boost::system::error_code ec;
+    json::value doc = json::parse(buf.str(), ec, {}, opts);
+    if (ec) {
+      return Status::InvalidArgument(
+          fmt::format("config file {} is not valid JSON: {}", path, ec.message()));
+    }
+    if (!doc.is_object()) {
+      return Status::InvalidArgument(fmt::format("config file {} must hold a JSON object", path));
+    }
+    VENTROS_RETURN_IF_ERROR(Walk(config, doc.as_object(), "", path));
+  }
+  for (const auto& entry : environment) {
+    size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    std::string_view name(entry.data(), eq);
+    if (!name.starts_with("VENTROS_") || IsReservedEnv(name)) continue;
+    const KeyDef* def = nullptr;
+    for (const auto& d : Defs()) {
+      if (d.info.env == name) def = &d;
+    }
+    if (!def) {
+      return Status::InvalidArgument(fmt::format(
+          "unknown configuration variable {} in the environment; see docs/configuration.md",
+          name));
+    }
+    std::string source = fmt::format("environment {}", name);
+    VENTROS_ASSIGN_OR_RETURN(json::value v,
+                             ParseTyped(*def, std::string_view(entry).substr(eq + 1), source));
+    VENTROS_RETURN_IF_ERROR(Apply(config, *def, v, source));
+  }
+  VENTROS_RETURN_IF_ERROR(Validate(config));
+  return config;
+}
+
+Status ConfigLoader::Set(Config& config, std::string_view key, std::string_view value) {
+  const KeyDef* def = Find(key);
+  if (!def) return Status::InvalidArgument(fmt::format("unknown configuration key '{}'", key));
+  VENTROS_ASSIGN_OR_RETURN(json::value v, ParseTyped(*def, value, "command line"));
+  return Apply(config, *def, v, "command line");
+}
+
+Status ConfigLoader::Validate(const Config& c) {
+  static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(kLevels.begin(), kLevels.end(), c.log.level) == kLevels.end()) {
+    return Status::InvalidArgument(fmt::format(
+        "configuration key 'log.level' must be one of trace, debug, info, warn, error, off; got "
+        "'{}'",
+        c.log.level));
+  }
+  if (c.log.format != "text" && c.log.format != "json") {
+    return Status::InvalidArgument(fmt::format(
+        "configuration key 'log.format' must be text or json; got '{}'", c.log.format));
+  }
+  auto listen = ParseListenAddress(c.server.listen);
+  if (!listen.ok()) return listen.status().WithContext("configuration key 'server.listen'");
+  auto positive = [](std::string_view key, int64_t v) -> Status {
+    if (v <= 0) {
+      return Status::InvalidArgument(
+          fmt::format("configuration key '{}' must be greater than 0; got {}", key, v));
+    }
+    return Status::Ok();
+  };
+  VENTROS_RETURN_IF_ERROR(positive("server.io_threads", c.server.io_threads));
+  VENTROS_RETURN_IF_ERROR(positive("server.worker_threads", c.server.worker_threads));
+  VENTROS_RETURN_IF_ERROR(positive("server.body_limit_bytes", c.server.body_limit_bytes));
+  VENTROS_RETURN_IF_ERROR(positive("server.read_timeout_ms", c.server.read_timeout_ms));
+  VENTROS_RETURN_IF_ERROR(positive("database.pool_size", c.database.pool_size));
+  VENTROS_RETURN_IF_ERROR(positive("database.acquire_timeout_ms", c.database.acquire_timeout_ms));
+  VENTROS_RETURN_IF_ERROR(positive("database.connect_timeout_ms", c.database.connect_timeout_ms));
+  if (c.http_client.max_retries < 0) {
+    return Status::InvalidArgument("configuration key 'http_client.max_retries' must be >= 0");
+  }
+  static const std::vector<std::string> kModules = {"crm"};
+  for (const auto& m : c.modules) {
+    if (std::find(kModules.begin(), kModules.end(), m) == kModules.end()) {
+      return Status::InvalidArgument(
+          fmt::format("configuration key 'modules': unknown module '{}' (known: crm)", m));
+    }
+  }
+  return Status::Ok();
+}
+
+std::vector<std::string> ConfigLoader::ProcessEnvironment() {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) out.emplace_back(*e);
+  return out;
+}
+
+Result<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+    return Status::InvalidArgument(
+        fmt::format("'{}' is not host:port (e.g. 127.0.0.1:8080)", text));
+  }
+  std::string host(text.substr(0, colon));
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string_view port_text = text.substr(colon + 1);
+  uint32_t port = 0;
+  for (char c : port_text) {
+    if (c < '0' || c > '9') {
+      return Status::InvalidArgument(fmt::format("'{}': port must be a number", text));
+    }
+    port = port * 10 + (c - '0');
+    if (port > 65535) return Status::InvalidArgument(fmt::format("'{}': port out of range", text));
+  }
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+}  // namespace ventros::core

@@ -1,0 +1,218 @@
+// SQLite driver: WAL journal, busy timeout, foreign keys on, prepared statements cached per
+// connection by SQL text. Placeholders $1..$n are bound by name, so their order in the SQL text
+// does not matter.
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <unordered_map>
+
+#include "ventros/core/db.hpp"
+
+namespace ventros::core {
+namespace {
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using DbHandle = std::unique_ptr<sqlite3, DbCloser>;
+using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+Status MapError(sqlite3* db, int rc, std::string_view what) {
+  int ext = db ? sqlite3_extended_errcode(db) : rc;
+  std::string msg = fmt::format("{}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  switch (ext) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      return Status::AlreadyExists(msg);
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+    case SQLITE_CONSTRAINT_NOTNULL:
+    case SQLITE_CONSTRAINT_CHECK:
+      return Status::InvalidArgument(msg);
+    default:
+      break;
+  }
+  switch (rc & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return Status::Conflict(msg);
+    case SQLITE_CANTOPEN:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+      return Status::Unavailable(msg);
+    default:
+      return Status::Internal(msg);
+  }
+}
+
+class SqliteConnection final : public Connection {
+ public:
+  explicit SqliteConnection(DbHandle db) : db_(std::move(db)) {}
+
+  DbEngine engine() const override { return DbEngine::kSqlite; }
+
+  Result<DbResult> Query(std::string_view sql, std::span<const DbValue> params) override {
+    VENTROS_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+    // Reset on every exit path so the cached statement releases its read lock.
+    struct Resetter {
+      sqlite3_stmt* s;
+      ~Resetter() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } resetter{stmt};
+
+    int expected = sqlite3_bind_parameter_count(stmt);
+    if (expected > static_cast<int>(params.size())) {
+      return Status::InvalidArgument(
+          fmt::format("query expects {} parameters, got {}", expected, params.size()));
+    }
+    for (size_t i = 0; i < params.size(); ++i) {
+      std::string name = fmt::format("${}", i + 1);
+      int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
+      if (idx == 0) continue;  // parameter not used by this statement
+      int rc = Bind(stmt, idx, params[i]);
+      if (rc != SQLITE_OK) return MapError(db_.get(), rc, "bind");
+    }
+
+    DbResult result;
+    int ncols = sqlite3_column_count(stmt);
+    result.columns.reserve(ncols);
+    for (int c = 0; c < ncols; ++c) result.columns.emplace_back(sqlite3_column_name(stmt, c));
+    while (true) {
+      int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return MapError(db_.get(), rc, "query");
+      std::vector<DbValue> row;
+      row.reserve(ncols);
+      for (int c = 0; c < ncols; ++c) row.push_back(Column(stmt, c));
+      result.rows.emplace_back(std::move(row));
+    }
+    result.affected_rows = ncols == 0 ? sqlite3_changes(db_.get())
+                                      : static_cast<int64_t>(result.rows.size());
+    return result;
+  }
+
+  Status ExecScript(std::string_view sql) override {
+    std::string text(sql);
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      Status mapped = MapError(db_.get(), rc, "script");
+      return Status(mapped.code(), fmt::format("script: {}", msg));
+    }
+    // Schema changes invalidate cached statements; SQLite re-prepares them itself, but drop them
+    // to free memory held by statements of dropped tables.
+    statements_.clear();
+    return Status::Ok();
+  }
+
+  bool Healthy() override { return db_ != nullptr; }
+
+  Status Begin() override { return Exec("BEGIN IMMEDIATE"); }
+  Status Commit() override { return Exec("COMMIT"); }
+  Status Rollback() override {
+    if (sqlite3_get_autocommit(db_.get())) return Status::Ok();  // nothing open
+    return Exec("ROLLBACK");
+  }
+
+ private:
+  Status Exec(const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err);
+    sqlite3_free(err);
+    if (rc != SQLITE_OK) return MapError(db_.get(), rc, sql);
+    return Status::Ok();
+  }
+
+  Result<sqlite3_stmt*> Prepare(std::string_view sql) {
+    auto it = statements_.find(std::string(sql));
+    if (it != statements_.end()) return it->second.get();
+    sqlite3_stmt* raw = nullptr;
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &raw, &tail);
+    if (rc != SQLITE_OK) return MapError(db_.get(), rc, "prepare");
+    if (raw == nullptr) return Status::InvalidArgument("empty SQL statement");
+    StmtHandle handle(raw);
+    sqlite3_stmt* out = handle.get();
+    statements_.emplace(std::string(sql), std::move(handle));
+    return out;
+  }
+
+  static int Bind(sqlite3_stmt* stmt, int idx, const DbValue& v) {
+    if (std::holds_alternative<std::nullptr_t>(v)) return sqlite3_bind_null(stmt, idx);
+    if (auto* i = std::get_if<int64_t>(&v)) return sqlite3_bind_int64(stmt, idx, *i);
+    if (auto* d = std::get_if<double>(&v)) return sqlite3_bind_double(stmt, idx, *d);
+    if (auto* s = std::get_if<std::string>(&v)) {
+      return sqlite3_bind_text64(stmt, idx, s->data(), s->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    }
+    const auto& b = std::get<Blob>(v);
+    return sqlite3_bind_blob64(stmt, idx, b.bytes.data(), b.bytes.size(), SQLITE_TRANSIENT);
+  }
+
+  static DbValue Column(sqlite3_stmt* stmt, int c) {
+    switch (sqlite3_column_type(stmt, c)) {
+      case SQLITE_INTEGER:
+        return static_cast<int64_t>(sqlite3_column_int64(stmt, c));
+      case SQLITE_FLOAT:
+        return sqlite3_column_double(stmt, c);
+      case SQLITE_TEXT: {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+        return std::string(p, sqlite3_column_bytes(stmt, c));
+      }
+      case SQLITE_BLOB: {
+        const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, c));
+        return Blob{std::string(p ? p : "", sqlite3_column_bytes(stmt, c))};
+      }
+      default:
+        return nullptr;
+    }
+  }
+
+  DbHandle db_;
+  std::unordered_map<std::string, StmtHandle> statements_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> OpenSqliteConnection(const std::string& path,
+                                                         std::chrono::milliseconds busy_timeout) {
+  if (path != ":memory:") {
+    std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty() && !std::filesystem::exists(parent)) {
+      return Status::Unavailable(
+          fmt::format("directory {} does not exist", parent.string()));
+    }
+  }
+  sqlite3* raw = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) {
+    return Status::Unavailable(
+        fmt::format("cannot open {}: {}", path, raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(db.get(), static_cast<int>(busy_timeout.count()));
+  sqlite3_extended_result_codes(db.get(), 1);
+  const char* pragmas =
+      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+      "PRAGMA temp_store=MEMORY;";
+  char* err = nullptr;
+  rc = sqlite3_exec(db.get(), pragmas, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return Status::Unavailable(fmt::format("cannot open {}: {}", path, msg));
+  }
+  return std::unique_ptr<Connection>(new SqliteConnection(std::move(db)));
+}
+
+}  // namespace ventros::core

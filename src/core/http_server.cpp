@@ -1,0 +1,374 @@
+#include "ventros/core/http_server.hpp"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "ventros/core/ids.hpp"
+
+namespace ventros::core {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+
+namespace {
+
+bool ValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           c == ':';
+  });
+}
+
+struct ConnState {
+  beast::tcp_stream* stream = nullptr;
+  asio::strand<asio::io_context::executor_type> strand;
+  bool busy = false;  // touched only on the strand
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  HttpServerOptions options;
+  const Router& router;
+  Logger logger;
+  MetricsRegistry& metrics;
+
+  asio::io_context io;
+  std::optional<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::thread_pool> workers;
+  std::vector<std::thread> threads;
+  std::optional<asio::signal_set> signals;
+  uint16_t bound_port = 0;
+
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> running{false};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopped = false;
+  uint64_t next_conn = 0;
+  std::unordered_map<uint64_t, std::shared_ptr<ConnState>> conns;  // guarded by mu
+
+  Counter& connections_total;
+  Gauge& connections_open;
+
+  Impl(HttpServerOptions o, const Router& r, Logger l, MetricsRegistry& m)
+      : options(std::move(o)),
+        router(r),
+        logger(std::move(l)),
+        metrics(m),
+        connections_total(m.GetCounter("ventros_http_connections_total",
+                                       "HTTP connections accepted")),
+        connections_open(m.GetGauge("ventros_http_connections_open", "HTTP connections open")) {}
+
+  awaitable<void> Accept() {
+    for (;;) {
+      auto [ec, socket] = co_await acceptor->async_accept(kTuple);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+        logger->warn("accept failed: {}", ec.message());
+        continue;
+      }
+      if (stopping) co_return;
+      auto strand = asio::make_strand(io);
+      auto state = std::make_shared<ConnState>(ConnState{nullptr, strand, false});
+      uint64_t id;
+      {
+        std::lock_guard lock(mu);
+        id = next_conn++;
+        conns.emplace(id, state);
+      }
+      connections_total.Inc();
+      connections_open.Add(1);
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::string remote;
+      auto ep = socket.remote_endpoint(ignored);
+      if (!ignored) remote = fmt::format("{}:{}", ep.address().to_string(), ep.port());
+      asio::co_spawn(strand, Session(std::move(socket), state, std::move(remote)),
+                     [this, id](std::exception_ptr) { Forget(id); });
+    }
+  }
+
+  void Forget(uint64_t id) {
+    connections_open.Add(-1);
+    std::lock_guard lock(mu);
+    conns.erase(id);
+    cv.notify_all();
+  }
+
+  static HttpRequest ToRequest(http::request<http::string_body>&& req, std::string remote) {
+    HttpRequest out;
+    out.method = std::string(req.method_string());
+    out.target = std::string(req.target());
+    std::string_view target = out.target;
+    size_t q = target.find('?');
+    out.path = PercentDecode(target.substr(0, q), false);
+    if (q != std::string_view::npos) out.query = std::string(target.substr(q + 1));
+    out.headers.reserve(8);
+    for (const auto& f : req) {
+      out.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+    }
+    out.body = std::move(req.body());
+    out.remote_address = std::move(remote);
+    return out;
+  }
+
+  awaitable<HttpResponse> Handle(HttpRequest& req, std::string& route_label) {
+    auto match = router.Find(req.method, req.path);
+    route_label = match.route ? match.route->pattern : "(unrouted)";
+    if (!match.route) {
+      if (match.path_matched) {
+        auto r = HttpResponse::Error(405, "method_not_allowed",
+                                     fmt::format("{} is not allowed on {}", req.method, req.path),
+                                     req.request_id);
+        std::string allow;
+        for (const auto& m : match.allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
+        r.headers.emplace_back("Allow", allow);
+        co_return r;
+      }
+      co_return HttpResponse::Error(404, "not_found", fmt::format("no route for {}", req.path),
+                                    req.request_id);
+    }
+    req.path_params = std::move(match.params);
+    const Route& route = *match.route;
+    if (route.options.execution == Execution::kInline) co_return router.Dispatch(route, req);
+    // Blocking work leaves the I/O thread; the coroutine resumes on its strand afterwards.
+    co_return co_await asio::co_spawn(
+        workers->get_executor(),
+        [&]() -> awaitable<HttpResponse> { co_return router.Dispatch(route, req); },
+        use_awaitable);
+  }
+
+  void Record(const std::string& route, const HttpRequest& req, const HttpResponse& res,
+              double seconds) {
+    std::string status = std::to_string(res.status);
+    metrics
+        .GetCounter("ventros_http_requests_total", "HTTP requests by route and status",
+                    {{"method", req.method}, {"route", route}, {"status", status}})
+        .Inc();
+    metrics
+        .GetHistogram("ventros_http_request_duration_seconds", "HTTP request latency by route",
+                      MetricsRegistry::LatencyBuckets(), {{"route", route}})
+        .Observe(seconds);
+    if (options.log_requests || res.status >= 500) {
+      auto level = res.status >= 500 ? spdlog::level::err : spdlog::level::info;
+      if (res.log_detail.empty()) {
+        logger->log(level, "request_id={} method={} path={} status={} duration_ms={:.3f}",
+                    req.request_id, req.method, req.path, res.status, seconds * 1000);
+      } else {
+        logger->log(level, "request_id={} method={} path={} status={} duration_ms={:.3f} error={}",
+                    req.request_id, req.method, req.path, res.status, seconds * 1000,
+                    res.log_detail);
+      }
+    }
+  }
+
+  template <typename Stream>
+  awaitable<bool> Write(Stream& stream, const HttpResponse& res, const std::string& request_id,
+                        unsigned version, bool keep_alive) {
+    http::response<http::string_body> out{static_cast<http::status>(res.status), version};
+    out.set(http::field::server, "ventros");
+    if (!res.content_type.empty()) out.set(http::field::content_type, res.content_type);
+    out.set("X-Request-Id", request_id);
+    for (const auto& [k, v] : res.headers) out.set(k, v);
+    out.body() = res.body;
+    out.keep_alive(keep_alive);
+    out.prepare_payload();
+    stream.expires_after(options.read_timeout);
+    auto [ec, n] = co_await http::async_write(stream, out, kTuple);
+    co_return !ec;
+  }
+
+  awaitable<void> Session(tcp::socket socket, std::shared_ptr<ConnState> state,
+                          std::string remote) {
+    beast::tcp_stream stream(std::move(socket));
+    state->stream = &stream;
+    beast::flat_buffer buffer;
+    for (;;) {
+      state->busy = false;
+      if (stopping) break;
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(options.body_limit_bytes);
+      parser.header_limit(64 * 1024);
+      stream.expires_after(options.read_timeout);
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      state->busy = true;
+      if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
+          ec == beast::error::timeout || ec == asio::error::connection_reset ||
+          ec == asio::error::eof) {
+        break;
+      }
+      auto start = std::chrono::steady_clock::now();
+      if (ec) {
+        // The request could not be read: answer once and close the connection.
+        std::string rid = NewUuidV7();
+        HttpRequest partial;
+        partial.method = parser.is_header_done() ? std::string(parser.get().method_string()) : "?";
+        partial.path = parser.is_header_done() ? std::string(parser.get().target()) : "?";
+        partial.request_id = rid;
+        HttpResponse res;
+        if (ec == http::error::body_limit) {
+          res = HttpResponse::Error(
+              413, "payload_too_large",
+              fmt::format("request body exceeds the limit of {} bytes", options.body_limit_bytes),
+              rid);
+        } else if (ec == http::error::header_limit) {
+          res = HttpResponse::Error(431, "headers_too_large", "request headers are too large", rid);
+        } else {
+          res = HttpResponse::Error(400, "bad_request",
+                                    fmt::format("malformed HTTP request: {}", ec.message()), rid);
+        }
+        Record("(unrouted)", partial, res,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        co_await Write(stream, res, rid, 11, false);
+        break;
+      }
+      auto raw = parser.release();
+      unsigned version = raw.version();
+      bool keep_alive = raw.keep_alive();
+      HttpRequest req = ToRequest(std::move(raw), remote);
+      std::string given = req.Header("X-Request-Id");
+      req.request_id = ValidRequestId(given) ? given : NewUuidV7();
+
+      std::string route_label;
+      HttpResponse res = co_await Handle(req, route_label);
+      Record(route_label, req, res,
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      bool keep = keep_alive && !stopping;
+      if (!co_await Write(stream, res, req.request_id, version, keep)) break;
+      if (!keep) break;
+    }
+    state->stream = nullptr;
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.socket().close(ignored);
+  }
+};
+
+HttpServer::HttpServer(HttpServerOptions options, const Router& router, Logger logger,
+                       MetricsRegistry& metrics)
+    : impl_(std::make_unique<Impl>(std::move(options), router, std::move(logger), metrics)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  Impl& s = *impl_;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(s.options.host == "localhost" ? "127.0.0.1"
+                                                                       : s.options.host,
+                                        ec);
+  if (ec) {
+    return Status::InvalidArgument(fmt::format("invalid listen host '{}'", s.options.host));
+  }
+  tcp::endpoint endpoint(address, s.options.port);
+  s.acceptor.emplace(s.io);
+  s.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) s.acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) s.acceptor->bind(endpoint, ec);
+  if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable(fmt::format("cannot listen on {}:{}: {}", s.options.host,
+                                           s.options.port, ec.message()));
+  }
+  s.bound_port = s.acceptor->local_endpoint().port();
+  s.workers = std::make_unique<asio::thread_pool>(std::max(1, s.options.worker_threads));
+  asio::co_spawn(s.io, s.Accept(), asio::detached);
+  s.running = true;
+  for (int i = 0; i < std::max(1, s.options.io_threads); ++i) {
+    s.threads.emplace_back([&s] { s.io.run(); });
+  }
+  return Status::Ok();
+}
+
+uint16_t HttpServer::port() const { return impl_->bound_port; }
+
+void HttpServer::StopOnSignals() {
+  Impl& s = *impl_;
+  s.signals.emplace(s.io, SIGINT, SIGTERM);
+  s.signals->async_wait([this](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    impl_->logger->info("received signal {}, stopping", sig);
+    // Stop joins the I/O threads, so it must not run on one of them.
+    std::thread([this] { Stop(); }).detach();
+  });
+}
+
+void HttpServer::Stop() {
+  Impl& s = *impl_;
+  if (!s.running.exchange(false)) {
+    // Not running (or another thread is stopping it): wait until it is fully stopped.
+    std::unique_lock lock(s.mu);
+    s.cv.wait(lock, [&] { return s.stopped || s.threads.empty(); });
+    return;
+  }
+  s.stopping = true;
+  asio::post(s.io, [&s] {
+    boost::system::error_code ignored;
+    if (s.acceptor) s.acceptor->close(ignored);
+    if (s.signals) s.signals->cancel(ignored);
+  });
+  // Close idle connections; busy ones close after writing their response.
+  {
+    std::lock_guard lock(s.mu);
+    for (auto& [id, state] : s.conns) {
+      asio::post(state->strand, [state] {
+        if (!state->busy && state->stream) state->stream->cancel();
+      });
+    }
+  }
+  {
+    std::unique_lock lock(s.mu);
+    bool drained = s.cv.wait_for(lock, s.options.shutdown_grace, [&] { return s.conns.empty(); });
+    if (!drained) {
+      s.logger->warn("{} connections still open after the {} ms grace period; closing them",
+                     s.conns.size(), s.options.shutdown_grace.count());
+    }
+  }
+  s.io.stop();
+  for (auto& t : s.threads) {
+    if (t.joinable()) t.join();
+  }
+  if (s.workers) s.workers->join();
+  {
+    std::lock_guard lock(s.mu);
+    s.threads.clear();
+    s.stopped = true;
+    s.cv.notify_all();
+  }
+}
+
+void HttpServer::Wait() {
+  Impl& s = *impl_;
+  std::unique_lock lock(s.mu);
+  s.cv.wait(lock, [&] { return s.stopped; });
+}
+
+int HttpServer::active_connections() const {
+  std::lock_guard lock(impl_->mu);
+  return static_cast<int>(impl_->conns.size());
+}
+
+}  // namespace ventros::core
