@@ -1,0 +1,196 @@
+// The database interface, the same cases on SQLite and PostgreSQL.
+
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "support/test_db.hpp"
+#include "ventros/core/clock.hpp"
+#include "ventros/core/migrations.hpp"
+
+using namespace ventros::core;
+using ventros::testing::TestDb;
+
+namespace {
+std::string ItemsDdl(DbEngine e) {
+  return std::string("CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT, x DOUBLE PRECISION, data ") +
+         (e == DbEngine::kSqlite ? "BLOB" : "BYTEA") + ", note TEXT)";
+}
+}  // namespace
+
+VENTROS_DB_TEST("Database: values round-trip with $n placeholders", "[db]") {
+  TestDb tdb(engine);
+  auto db = tdb.Open();
+  auto conn = db->Acquire();
+  REQUIRE(conn.ok());
+  REQUIRE((*conn)->ExecScript(ItemsDdl(engine)).ok());
+  std::string bytes("a\0b\xff", 4);
+  std::string text = "olá \"mundo\" 'quoted' ✓";
+  auto ins = (*conn)->Query("INSERT INTO items (id, n, x, data, note) VALUES ($1, $2, $3, $4, $5)",
+                            {DbValue(std::string("a")), DbValue(int64_t{-9223372036854775807 - 1}),
+                             DbValue(3.25), DbValue(Blob{bytes}), DbValue(text)});
+  INFO(ins.status().ToString());
+  REQUIRE(ins.ok());
+  CHECK(ins->affected_rows == 1);
+  REQUIRE((*conn)
+              ->Query("INSERT INTO items (id, n, x, data, note) VALUES ($1, $2, NULL, NULL, NULL)",
+                      {DbValue(std::string("b")), DbValue(int64_t{9223372036854775807})})
+              .ok());
+  // Parameters may appear in any order in the SQL text.
+  auto rows = (*conn)->Query("SELECT id, n, x, data, note FROM items WHERE n > $2 OR id = $1 ORDER BY id",
+                             {DbValue(std::string("a")), DbValue(int64_t{0})});
+  INFO(rows.status().ToString());
+  REQUIRE(rows.ok());
+  REQUIRE(rows->rows.size() == 2);
+  const auto& a = rows->rows[0];
+  CHECK(a.GetText(0) == "a");
+  CHECK(a.GetInt(1) == std::numeric_limits<int64_t>::min());
+  CHECK(a.GetDouble(2) == 3.25);
+  CHECK(a.GetBlob(3) == bytes);
+  CHECK(a.GetText(4) == text);
+  const auto& b = rows->rows[1];
+  CHECK(b.GetInt(1) == std::numeric_limits<int64_t>::max());
+  CHECK(b.IsNull(2));
+  CHECK_FALSE(b.GetOptText(4).has_value());
+  CHECK(rows->columns == std::vector<std::string>{"id", "n", "x", "data", "note"});
+
+  auto upd = (*conn)->Query("UPDATE items SET note = $1", {DbValue(std::string("z"))});
+  REQUIRE(upd.ok());
+  CHECK(upd->affected_rows == 2);
+}
+
+VENTROS_DB_TEST("Database: unique violations are AlreadyExists, bad SQL is an error", "[db]") {
+  TestDb tdb(engine);
+  auto db = tdb.Open();
+  auto conn = db->Acquire();
+  REQUIRE(conn.ok());
+  REQUIRE((*conn)->ExecScript(ItemsDdl(engine)).ok());
+  REQUIRE((*conn)->Query("INSERT INTO items (id) VALUES ($1)", {DbValue(std::string("a"))}).ok());
+  auto dup = (*conn)->Query("INSERT INTO items (id) VALUES ($1)", {DbValue(std::string("a"))});
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.status().code() == StatusCode::kAlreadyExists);
+  auto bad = (*conn)->Query("SELEC nothing");
+  REQUIRE_FALSE(bad.ok());
+  // The connection stays usable after errors.
+  auto ok = (*conn)->Query("SELECT COUNT(*) FROM items");
+  REQUIRE(ok.ok());
+  CHECK(ok->rows[0].GetInt(0) == 1);
+}
+
+VENTROS_DB_TEST("Transaction: rolls back unless committed", "[db]") {
+  TestDb tdb(engine);
+  auto db = tdb.Open();
+  auto conn = db->Acquire();
+  REQUIRE(conn.ok());
+  REQUIRE((*conn)->ExecScript(ItemsDdl(engine)).ok());
+  {
+    auto tx = Transaction::Begin(**conn);
+    REQUIRE(tx.ok());
+    REQUIRE((*conn)->Query("INSERT INTO items (id) VALUES ('dropped')").ok());
+  }  // no commit
+  {
+    auto tx = Transaction::Begin(**conn);
+    REQUIRE(tx.ok());
+    REQUIRE((*conn)->Query("INSERT INTO items (id) VALUES ('kept')").ok());
+    REQUIRE(tx->Commit().ok());
+  }
+  auto rows = (*conn)->Query("SELECT id FROM items ORDER BY id");
+  REQUIRE(rows.ok());
+  REQUIRE(rows->rows.size() == 1);
+  CHECK(rows->rows[0].GetText(0) == "kept");
+}
+
+VENTROS_DB_TEST("Database: prepared statements are reused and survive schema changes", "[db]") {
+  TestDb tdb(engine);
+  auto db = tdb.Open(1);
+  auto conn = db->Acquire();
+  REQUIRE(conn.ok());
+  REQUIRE((*conn)->ExecScript(ItemsDdl(engine)).ok());
+  for (int i = 0; i < 200; ++i) {
+    REQUIRE((*conn)
+                ->Query("INSERT INTO items (id, n) VALUES ($1, $2)",
+                        {DbValue("k" + std::to_string(i)), DbValue(int64_t{i})})
+                .ok());
+  }
+  auto sum = (*conn)->Query("SELECT SUM(n) FROM items");
+  REQUIRE(sum.ok());
+  CHECK(sum->rows[0].GetInt(0) == 19900);
+  REQUIRE((*conn)->Query("SELECT * FROM items WHERE id = $1", {DbValue(std::string("k1"))}).ok());
+  REQUIRE((*conn)->ExecScript("ALTER TABLE items ADD COLUMN extra TEXT").ok());
+  auto after = (*conn)->Query("SELECT * FROM items WHERE id = $1", {DbValue(std::string("k1"))});
+  INFO(after.status().ToString());
+  REQUIRE(after.ok());
+  CHECK(after->columns.size() == 6);
+}
+
+VENTROS_DB_TEST("Pool: borrows, returns, waits and times out", "[db]") {
+  TestDb tdb(engine);
+  DatabaseOptions opts;
+  opts.url = tdb.url();
+  opts.pool_size = 2;
+  opts.acquire_timeout = std::chrono::milliseconds(100);
+  auto db = Database::Open(opts);
+  REQUIRE(db.ok());
+  {
+    auto a = (*db)->Acquire();
+    auto b = (*db)->Acquire();
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    CHECK((*db)->Stats().in_use == 2);
+    auto c = (*db)->Acquire();
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.status().code() == StatusCode::kUnavailable);
+    CHECK((*db)->Stats().timeouts_total == 1);
+  }
+  CHECK((*db)->Stats().in_use == 0);
+  CHECK((*db)->Stats().size == 2);
+  // A waiter gets the connection another thread returns.
+  auto held = (*db)->Acquire();
+  auto held2 = (*db)->Acquire();
+  REQUIRE(held.ok());
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    held = PooledConnection();
+  });
+  auto waited = (*db)->Acquire();
+  t.join();
+  CHECK(waited.ok());
+  waited = PooledConnection();
+  CHECK((*db)->Ping().ok());
+}
+
+TEST_CASE("Database: URLs are parsed and passwords never shown", "[db]") {
+  CHECK(RedactDbUrl("postgres://ventros:s3cret@db:5432/v") == "postgres://ventros:***@db:5432/v");
+  CHECK(RedactDbUrl("postgresql://u@h/d?password=s3cret&sslmode=require") ==
+        "postgresql://u@h/d?password=***&sslmode=require");
+  CHECK(RedactDbUrl("sqlite:///var/lib/v.db") == "sqlite:///var/lib/v.db");
+  CHECK(EngineFromUrl("sqlite::memory:").value() == DbEngine::kSqlite);
+  CHECK(EngineFromUrl("postgresql://x").value() == DbEngine::kPostgres);
+  auto bad = EngineFromUrl("mysql://u:pw@h/d");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("pw") == std::string::npos);
+}
+
+TEST_CASE("Database: SQLite in memory and a missing directory", "[db][sqlite]") {
+  DatabaseOptions opts;
+  opts.url = "sqlite::memory:";
+  auto db = Database::Open(opts);
+  REQUIRE(db.ok());
+  CHECK((*db)->Stats().max_size == 1);
+  CHECK((*db)->Ping().ok());
+  opts.url = "sqlite:///nonexistent-dir-xyz/v.db";
+  auto missing = Database::Open(opts);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == StatusCode::kUnavailable);
+  CHECK_THAT(missing.status().message(), Catch::Contains("nonexistent-dir-xyz"));
+}
+
+TEST_CASE("Database: unreachable PostgreSQL names the URL without its password", "[db][pg]") {
+  DatabaseOptions opts;
+  opts.url = "postgres://ventros:hunter2@127.0.0.1:1/ventros";
+  opts.connect_timeout = std::chrono::milliseconds(1000);
+  auto db = Database::Open(opts);
+  REQUIRE_FALSE(db.ok());
+  CHECK(db.status().code() == StatusCode::kUnavailable);
+  CHECK_THAT(db.status().message(), Catch::Contains("postgres://ventros:***@127.0.0.1:1/ventros"));
+  CHECK(db.status().message().find("hunter2") == std::string::npos);
+}
