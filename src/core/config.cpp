@@ -223,7 +223,8 @@ Result<json::value> ParseTyped(const KeyDef& def, std::string_view text, std::st
 // Variables of the VENTROS_ namespace that are not configuration keys.
 bool IsReservedEnv(std::string_view name) {
   return name == "VENTROS_CONFIG" || name == "VENTROS_SOURCE_DIR" ||
-         name.starts_with("VENTROS_TEST_") || name.starts_with("VENTROS_BENCH_");
+         name.starts_with("VENTROS_TEST_") || name.starts_with("VENTROS_BENCH_") ||
+         name.starts_with("VENTROS_BUILD_") || name.starts_with("VENTROS_PG_");
 }
 
 }  // namespace

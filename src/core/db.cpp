@@ -223,6 +223,10 @@ void Database::Return(std::unique_ptr<Connection> conn) {
     impl_->idle.push_back(std::move(conn));
   } else {
     --impl_->open;
+    // A lost connection usually means the server went away: the idle ones are gone too, so drop
+    // them now rather than fail one request per stale connection after the server returns.
+    impl_->open -= static_cast<int>(impl_->idle.size());
+    impl_->idle.clear();
   }
   impl_->cv.notify_one();
 }
