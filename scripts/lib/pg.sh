@@ -42,7 +42,7 @@ _pg_candidate_port() {
 }
 
 pg_start() {
-  if [[ -n "${VENTROS_PG_DIR:-}" && -d "${VENTROS_PG_DIR}" ]]; then
+  if [[ -n "${VENTROS_PG_DIR:-}" && -d "${VENTROS_PG_DIR}" && -n "${VENTROS_TEST_PG_URL:-}" ]]; then
     echo "pg_start: cluster already running in ${VENTROS_PG_DIR}" >&2
     return 0
   fi

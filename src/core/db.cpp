@@ -217,6 +217,8 @@ Result<PooledConnection> Database::Acquire() {
 }
 
 void Database::Return(std::unique_ptr<Connection> conn) {
+  // A transaction left open (or aborted) must not leak into the next borrower.
+  if (conn && conn->Healthy() && conn->InTransaction() && !conn->Rollback().ok()) conn.reset();
   std::lock_guard lock(impl_->mu);
   --impl_->in_use;
   if (conn && conn->Healthy()) {

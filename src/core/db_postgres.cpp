@@ -312,6 +312,9 @@ class PostgresConnection final : public Connection {
   Result<DbResult> Query(std::string_view sql, std::span<const DbValue> params) override;
   Status ExecScript(std::string_view sql) override;
   bool Healthy() override;
+  bool InTransaction() override {
+    return conn_ && PQtransactionStatus(conn_.get()) != PQTRANS_IDLE;
+  }
   Status Begin() override { return Simple("BEGIN"); }
   Status Commit() override;
   Status Rollback() override { return Simple("ROLLBACK"); }

@@ -115,6 +115,7 @@ class SqliteConnection final : public Connection {
   }
 
   bool Healthy() override { return db_ != nullptr; }
+  bool InTransaction() override { return !sqlite3_get_autocommit(db_.get()); }
 
   Status Begin() override { return Exec("BEGIN IMMEDIATE"); }
   Status Commit() override { return Exec("COMMIT"); }

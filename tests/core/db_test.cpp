@@ -1,5 +1,7 @@
 // The database interface, the same cases on SQLite and PostgreSQL.
 
+#include <fmt/format.h>
+
 #include <catch2/catch.hpp>
 #include <thread>
 
@@ -108,7 +110,7 @@ VENTROS_DB_TEST("Database: prepared statements are reused and survive schema cha
   for (int i = 0; i < 200; ++i) {
     REQUIRE((*conn)
                 ->Query("INSERT INTO items (id, n) VALUES ($1, $2)",
-                        {DbValue("k" + std::to_string(i)), DbValue(int64_t{i})})
+                        {DbValue(fmt::format("k{}", i)), DbValue(int64_t{i})})
                 .ok());
   }
   auto sum = (*conn)->Query("SELECT SUM(n) FROM items");
@@ -193,4 +195,24 @@ TEST_CASE("Database: unreachable PostgreSQL names the URL without its password",
   CHECK(db.status().code() == StatusCode::kUnavailable);
   CHECK_THAT(db.status().message(), Catch::Contains("postgres://ventros:***@127.0.0.1:1/ventros"));
   CHECK(db.status().message().find("hunter2") == std::string::npos);
+}
+
+VENTROS_DB_TEST("Pool: a transaction left open is rolled back before the connection is reused",
+                "[db]") {
+  TestDb tdb(engine);
+  auto db = tdb.Open(1);
+  {
+    auto conn = db->Acquire();
+    REQUIRE(conn.ok());
+    REQUIRE((*conn)->ExecScript(ItemsDdl(engine)).ok());
+    REQUIRE((*conn)->Begin().ok());
+    REQUIRE((*conn)->Query("INSERT INTO items (id) VALUES ('leaked')").ok());
+    CHECK((*conn)->InTransaction());
+  }  // returned with the transaction open
+  auto conn = db->Acquire();
+  REQUIRE(conn.ok());
+  CHECK_FALSE((*conn)->InTransaction());
+  auto rows = (*conn)->Query("SELECT COUNT(*) FROM items");
+  REQUIRE(rows.ok());
+  CHECK(rows->rows[0].GetInt(0) == 0);
 }

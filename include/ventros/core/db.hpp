@@ -74,6 +74,8 @@ class Connection {
   virtual Status ExecScript(std::string_view sql) = 0;
   // Whether the connection is usable (false after the server went away).
   virtual bool Healthy() = 0;
+  // Whether a transaction is open (the pool rolls back one left open before reusing it).
+  virtual bool InTransaction() = 0;
   // Starts a write transaction (SQLite: BEGIN IMMEDIATE).
   virtual Status Begin() = 0;
   virtual Status Commit() = 0;
