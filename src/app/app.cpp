@@ -20,6 +20,14 @@ core::Result<std::unique_ptr<core::Database>> OpenDatabase(const core::Config& c
   return core::Database::Open(opts);
 }
 
+core::HttpClientOptions HttpClientOptionsFrom(const core::Config& config) {
+  core::HttpClientOptions o;
+  o.connect_timeout = std::chrono::milliseconds(config.http_client.connect_timeout_ms);
+  o.request_timeout = std::chrono::milliseconds(config.http_client.request_timeout_ms);
+  o.max_retries = config.http_client.max_retries;
+  return o;
+}
+
 core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
                                                      core::Logger logger, std::ostream& out) {
   std::unique_ptr<Server> s(new Server());

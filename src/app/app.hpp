@@ -11,6 +11,7 @@
 #include "ventros/core/config.hpp"
 #include "ventros/core/db.hpp"
 #include "ventros/core/http.hpp"
+#include "ventros/core/http_client.hpp"
 #include "ventros/core/http_server.hpp"
 #include "ventros/core/log.hpp"
 #include "ventros/core/metrics.hpp"
@@ -54,6 +55,9 @@ class Server {
 
 // Opens the database named by config, with the pool settings of config.
 core::Result<std::unique_ptr<core::Database>> OpenDatabase(const core::Config& config);
+
+// Options for outgoing HTTP (WAHA, LLM, embedding providers) from config.http_client.
+core::HttpClientOptions HttpClientOptionsFrom(const core::Config& config);
 
 // Adds /healthz, /readyz, /metrics and /openapi.json.
 void RegisterSystemRoutes(core::Router& router, core::Database& db, core::MetricsRegistry& metrics,

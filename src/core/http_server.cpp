@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -202,6 +203,23 @@ struct HttpServer::Impl {
     co_return !ec;
   }
 
+  // After answering a request we did not read whole (413, 400), the client may still be sending.
+  // Closing at once would reset the connection and the client might never see the answer, so
+  // stop sending and discard what still arrives, within bounds, before closing.
+  awaitable<void> LingeringClose(beast::tcp_stream& stream) {
+    constexpr size_t kMaxDrainBytes = 16 * 1024 * 1024;
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16384> scratch;
+    size_t drained = 0;
+    while (drained < kMaxDrainBytes) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), kTuple);
+      if (ec) break;
+      drained += n;
+    }
+  }
+
   awaitable<void> Session(tcp::socket socket, std::shared_ptr<ConnState> state,
                           std::string remote) {
     beast::tcp_stream stream(std::move(socket));
@@ -243,7 +261,7 @@ struct HttpServer::Impl {
         }
         Record("(unrouted)", partial, res,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        co_await Write(stream, res, rid, 11, false);
+        if (co_await Write(stream, res, rid, 11, false)) co_await LingeringClose(stream);
         break;
       }
       auto raw = parser.release();

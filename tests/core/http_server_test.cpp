@@ -251,3 +251,22 @@ TEST_CASE("HttpServer: requests are counted by route and status", "[http]") {
   CHECK_THAT(text, Catch::Contains(
                        R"(ventros_http_request_duration_seconds_count{route="/hello/{name}"} 2)"));
 }
+
+TEST_CASE("HttpServer: a client still sending an oversized body receives the 413", "[http]") {
+  // Regression: closing right after the 413 reset the connection while the client was still
+  // writing, so clients saw "connection closed" instead of the answer.
+  HttpServerOptions opts;
+  opts.body_limit_bytes = 1024;
+  Fixture f(opts);
+  f.Start();
+  for (int i = 0; i < 5; ++i) {
+    HttpClientRequest big;
+    big.method = "POST";
+    big.url = f.Url("/echo");
+    big.body = std::string(4 * 1024 * 1024, 'x');
+    auto res = f.client.Send(big);
+    INFO(res.status().ToString());
+    REQUIRE(res.ok());
+    CHECK(res->status == 413);
+  }
+}

@@ -156,3 +156,13 @@ TEST_CASE("CLI: serve refuses a database whose applied migration changed", "[cli
   CHECK(r.code == 1);
   CHECK_THAT(r.err, Catch::Contains("was changed after it was applied"));
 }
+
+TEST_CASE("Config: http_client keys reach the outgoing HTTP client options", "[config]") {
+  auto config = ventros::core::ConfigLoader::Load(
+      "", {"VENTROS_HTTP_CLIENT_MAX_RETRIES=5", "VENTROS_HTTP_CLIENT_REQUEST_TIMEOUT_MS=1234"});
+  REQUIRE(config.ok());
+  auto opts = ventros::app::HttpClientOptionsFrom(*config);
+  CHECK(opts.max_retries == 5);
+  CHECK(opts.request_timeout == std::chrono::milliseconds(1234));
+  CHECK(opts.connect_timeout == std::chrono::milliseconds(5000));
+}
