@@ -1,0 +1,393 @@
+#include "ventros/core/events.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "ventros/core/ids.hpp"
+
+namespace ventros::core {
+
+namespace {
+constexpr int64_t kOutboxLockKey = 7420118;  // pg_advisory_xact_lock key for appends
+constexpr const char* kEventColumns =
+    "seq, id, type, tenant_id, event_key, occurred_at, payload, trace_id";
+
+Event EventFromRow(const DbRow& r, size_t o = 0) {
+  Event e;
+  e.seq = r.GetInt(o + 0);
+  e.id = r.GetText(o + 1);
+  e.type = r.GetText(o + 2);
+  e.tenant_id = r.GetText(o + 3);
+  e.key = r.GetText(o + 4);
+  e.occurred_at = r.GetInt(o + 5);
+  e.payload = r.GetText(o + 6);
+  e.trace_id = r.GetText(o + 7);
+  return e;
+}
+
+std::string Truncate(std::string s, size_t n) {
+  if (s.size() > n) s.resize(n);
+  return s;
+}
+}  // namespace
+
+Status AppendEvent(Connection& conn, Event& event, const Clock& clock) {
+  if (event.id.empty()) event.id = NewUuidV7(clock);
+  if (event.occurred_at == 0) event.occurred_at = clock.NowMillis();
+  if (event.type.empty() || event.tenant_id.empty()) {
+    return Status::InvalidArgument("event needs a type and a tenant");
+  }
+  if (conn.engine() == DbEngine::kPostgres) {
+    // Held until commit: events become visible in the order of their sequence numbers.
+    auto lock = conn.Query("SELECT pg_advisory_xact_lock($1)", {DbValue(kOutboxLockKey)});
+    if (!lock.ok()) return lock.status();
+  }
+  auto r = conn.Query(
+      "INSERT INTO events (id, type, tenant_id, event_key, occurred_at, payload, trace_id) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+      {DbValue(event.id), DbValue(event.type), DbValue(event.tenant_id), DbValue(event.key),
+       DbValue(event.occurred_at), DbValue(event.payload), DbValue(event.trace_id)});
+  if (!r.ok()) return r.status().WithContext("appending event " + event.type);
+  if (!r->rows.empty()) event.seq = r->rows[0].GetInt(0);
+  return Status::Ok();
+}
+
+struct EventBus::Consumer {
+  std::string name;
+  EventHandler handler;
+  ConsumerOptions options;
+  bool from_beginning = true;
+  bool row_ready = false;
+  std::set<std::string> types;
+  Counter* delivered = nullptr;
+  Counter* failed = nullptr;
+  Counter* dead = nullptr;
+  Gauge* lag = nullptr;
+};
+
+EventBus::EventBus(Database& db, const Clock& clock, Logger logger, MetricsRegistry* metrics)
+    : db_(db), clock_(clock), logger_(std::move(logger)), metrics_(metrics) {}
+
+EventBus::~EventBus() { Stop(); }
+
+void EventBus::Subscribe(std::string name, EventHandler handler, ConsumerOptions options,
+                         bool from_beginning) {
+  auto c = std::make_unique<Consumer>();
+  c->name = std::move(name);
+  c->handler = std::move(handler);
+  c->options = std::move(options);
+  c->from_beginning = from_beginning;
+  c->types = std::set<std::string>(c->options.types.begin(), c->options.types.end());
+  if (metrics_) {
+    Labels l = {{"consumer", c->name}};
+    c->delivered = &metrics_->GetCounter("ventros_events_delivered_total",
+                                         "Events handled successfully by consumer", l);
+    c->failed = &metrics_->GetCounter("ventros_events_failed_total",
+                                      "Handler failures (each attempt) by consumer", l);
+    c->dead = &metrics_->GetCounter("ventros_events_dead_lettered_total",
+                                    "Deliveries dead-lettered by consumer", l);
+    c->lag = &metrics_->GetGauge("ventros_events_consumer_lag",
+                                 "Events in the outbox after the consumer's position", l);
+  }
+  consumers_.push_back(std::move(c));
+}
+
+Status EventBus::EnsureConsumerRow(Consumer& c) {
+  if (c.row_ready) return Status::Ok();
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT position FROM event_consumers WHERE name = $1",
+                                                  {DbValue(c.name)}));
+  if (rows.empty()) {
+    int64_t start = 0;
+    if (!c.from_beginning) {
+      VENTROS_ASSIGN_OR_RETURN(auto max, conn->Query("SELECT COALESCE(MAX(seq), 0) FROM events"));
+      start = max.rows[0].GetInt(0);
+    }
+    auto ins = conn->Query(
+        "INSERT INTO event_consumers (name, position, updated_at) VALUES ($1, $2, $3) "
+        "ON CONFLICT (name) DO NOTHING",
+        {DbValue(c.name), DbValue(start), DbValue(clock_.NowMillis())});
+    if (!ins.ok()) return ins.status();
+  }
+  c.row_ready = true;
+  return Status::Ok();
+}
+
+int64_t EventBus::Backoff(const Consumer& c, int attempts) const {
+  double ms = static_cast<double>(c.options.initial_backoff.count()) *
+              std::pow(c.options.backoff_multiplier, std::max(0, attempts - 1));
+  return static_cast<int64_t>(std::min(ms, static_cast<double>(c.options.max_backoff.count())));
+}
+
+Result<int> EventBus::Pass(Consumer& c) {
+  VENTROS_RETURN_IF_ERROR(EnsureConsumerRow(c));
+  int calls = 0;
+  int64_t now = clock_.NowMillis();
+  // No connection is held while a handler runs: handlers use the pool themselves, and SQLite
+  // allows one writer at a time.
+  auto query = [&](std::string_view sql, std::vector<DbValue> params) -> Result<DbResult> {
+    VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+    return conn->Query(sql, params);
+  };
+
+  // 1. Deliveries waiting for a retry: per key only the oldest may run, and only when due.
+  VENTROS_ASSIGN_OR_RETURN(
+      auto pending,
+      query("SELECT d.attempts, d.next_attempt_at, e.seq, e.id, e.type, e.tenant_id, e.event_key, "
+            "e.occurred_at, e.payload, e.trace_id FROM event_deliveries d "
+            "JOIN events e ON e.seq = d.seq "
+            "WHERE d.consumer = $1 AND d.state = 'pending' ORDER BY d.seq",
+            {DbValue(c.name)}));
+  std::set<std::string> parked_keys;
+  for (const auto& row : pending.rows) {
+    Event e = EventFromRow(row, 2);
+    if (parked_keys.count(e.key)) continue;
+    parked_keys.insert(e.key);
+    int attempts = static_cast<int>(row.GetInt(0));
+    if (row.GetInt(1) > now) continue;
+    ++calls;
+    Status st = c.handler(e);
+    if (st.ok()) {
+      if (c.delivered) c.delivered->Inc();
+      VENTROS_ASSIGN_OR_RETURN(auto del,
+                               query("DELETE FROM event_deliveries WHERE consumer = $1 AND seq = $2",
+                                     {DbValue(c.name), DbValue(e.seq)}));
+      (void)del;
+      continue;  // the key stays parked for this pass: its next event runs on the next pass
+    }
+    if (c.failed) c.failed->Inc();
+    ++attempts;
+    bool dead = attempts >= c.options.max_attempts;
+    if (dead) {
+      if (c.dead) c.dead->Inc();
+      logger_->error("consumer {} dead-lettered event {} ({} seq {}) after {} attempts: {}",
+                     c.name, e.id, e.type, e.seq, attempts, st.ToString());
+    } else {
+      logger_->warn("consumer {} failed event {} ({}), attempt {}: {}", c.name, e.id, e.type,
+                    attempts, st.ToString());
+    }
+    VENTROS_ASSIGN_OR_RETURN(
+        auto upd,
+        query("UPDATE event_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, "
+              "last_error = $4, updated_at = $5 WHERE consumer = $6 AND seq = $7",
+              {DbValue(std::string(dead ? "dead" : "pending")), DbValue(int64_t{attempts}),
+               DbValue(now + Backoff(c, attempts)), DbValue(Truncate(st.ToString(), 2000)),
+               DbValue(now), DbValue(c.name), DbValue(e.seq)}));
+    (void)upd;
+  }
+
+  // 2. New events after the position.
+  VENTROS_ASSIGN_OR_RETURN(auto pos_rows, query("SELECT position FROM event_consumers WHERE name = $1",
+                                                {DbValue(c.name)}));
+  int64_t position = pos_rows.rows.at(0).GetInt(0);
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows, query(fmt::format("SELECT {} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                   kEventColumns),
+                       {DbValue(position), DbValue(int64_t{c.options.batch_size})}));
+  for (const auto& row : rows.rows) {
+    Event e = EventFromRow(row);
+    bool wanted = c.types.empty() || c.types.count(e.type);
+    // What to record with the new position (written together, after the handler: a crash in
+    // between runs the handler again, it never loses the event).
+    std::optional<std::string> park_state;
+    int attempts = 0;
+    std::string error;
+    if (wanted) {
+      if (parked_keys.count(e.key)) {
+        park_state = "pending";
+      } else {
+        ++calls;
+        Status st = c.handler(e);
+        if (st.ok()) {
+          if (c.delivered) c.delivered->Inc();
+        } else {
+          if (c.failed) c.failed->Inc();
+          attempts = 1;
+          error = Truncate(st.ToString(), 2000);
+          bool dead = c.options.max_attempts <= 1;
+          if (dead && c.dead) c.dead->Inc();
+          logger_->warn("consumer {} failed event {} ({}), attempt 1: {}", c.name, e.id, e.type,
+                        st.ToString());
+          park_state = dead ? "dead" : "pending";
+          if (!dead) parked_keys.insert(e.key);
+        }
+      }
+    }
+    VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+    VENTROS_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*conn));
+    if (park_state) {
+      VENTROS_ASSIGN_OR_RETURN(
+          auto ins,
+          conn->Query("INSERT INTO event_deliveries (consumer, seq, event_key, state, attempts, "
+                      "next_attempt_at, last_error, updated_at) VALUES ($1, $2, $3, $4, $5, $6, "
+                      "$7, $8) ON CONFLICT (consumer, seq) DO NOTHING",
+                      {DbValue(c.name), DbValue(e.seq), DbValue(e.key), DbValue(*park_state),
+                       DbValue(int64_t{attempts}),
+                       DbValue(attempts ? now + Backoff(c, attempts) : int64_t{0}), DbValue(error),
+                       DbValue(now)}));
+      (void)ins;
+    }
+    VENTROS_ASSIGN_OR_RETURN(
+        auto upd,
+        conn->Query("UPDATE event_consumers SET position = $1, updated_at = $2 WHERE name = $3",
+                    {DbValue(e.seq), DbValue(now), DbValue(c.name)}));
+    (void)upd;
+    VENTROS_RETURN_IF_ERROR(tx.Commit());
+  }
+  if (c.lag) {
+    auto lag = query("SELECT COUNT(*) FROM events WHERE seq > (SELECT position FROM "
+                     "event_consumers WHERE name = $1)",
+                     {DbValue(c.name)});
+    if (lag.ok()) c.lag->Set(static_cast<double>(lag->rows[0].GetInt(0)));
+  }
+  // Position moves count as progress, so callers keep going over events they do not want.
+  return calls + static_cast<int>(rows.rows.size());
+}
+
+Result<int> EventBus::RunOnce(const std::string& consumer) {
+  for (auto& c : consumers_) {
+    if (c->name == consumer) return Pass(*c);
+  }
+  return Status::NotFound(fmt::format("no consumer named {}", consumer));
+}
+
+Status EventBus::RunUntilIdle(const std::string& consumer) {
+  for (int i = 0; i < 100000; ++i) {
+    VENTROS_ASSIGN_OR_RETURN(int progress, RunOnce(consumer));
+    if (progress == 0) return Status::Ok();
+  }
+  return Status::Internal("consumer did not become idle");
+}
+
+void EventBus::Start(std::chrono::milliseconds poll_interval) {
+  if (running_.exchange(true)) return;
+  poll_interval_ = poll_interval;
+  for (auto& c : consumers_) threads_.emplace_back([this, ptr = c.get()] { Loop(ptr); });
+}
+
+void EventBus::Stop() {
+  if (!running_.exchange(false)) return;
+  {
+    std::lock_guard lock(mu_);
+    ++wake_generation_;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+void EventBus::Notify() {
+  {
+    std::lock_guard lock(mu_);
+    ++wake_generation_;
+  }
+  cv_.notify_all();
+}
+
+void EventBus::Loop(Consumer* c) {
+  while (running_) {
+    uint64_t seen;
+    {
+      std::lock_guard lock(mu_);
+      seen = wake_generation_;
+    }
+    auto calls = Pass(*c);
+    if (!calls.ok()) {
+      logger_->warn("consumer {}: {}", c->name, calls.status().ToString());
+    }
+    // Keep going while there is work; otherwise sleep until notified or the poll interval.
+    if (calls.ok() && *calls > 0) continue;
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, poll_interval_, [&] { return !running_ || wake_generation_ != seen; });
+  }
+}
+
+Result<std::vector<Event>> EventBus::ListEvents(std::optional<std::string> type, int64_t after_seq,
+                                                int limit) {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  std::string sql = fmt::format("SELECT {} FROM events WHERE seq > $1 {} ORDER BY seq LIMIT $2",
+                                kEventColumns, type ? "AND type = $3" : "");
+  std::vector<DbValue> params = {DbValue(after_seq), DbValue(int64_t{limit})};
+  if (type) params.emplace_back(*type);
+  VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query(sql, params));
+  std::vector<Event> out;
+  for (const auto& r : rows.rows) out.push_back(EventFromRow(r));
+  return out;
+}
+
+Result<std::vector<Delivery>> EventBus::ListDeliveries(std::optional<std::string> consumer,
+                                                       std::optional<std::string> state) {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  std::string where = "WHERE 1=1";
+  std::vector<DbValue> params;
+  if (consumer) {
+    params.emplace_back(*consumer);
+    where += fmt::format(" AND d.consumer = ${}", params.size());
+  }
+  if (state) {
+    params.emplace_back(*state);
+    where += fmt::format(" AND d.state = ${}", params.size());
+  }
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows,
+      conn->Query(fmt::format("SELECT d.consumer, d.state, d.attempts, d.next_attempt_at, "
+                              "d.last_error, d.updated_at, e.seq, e.id, e.type, e.tenant_id, "
+                              "e.event_key, e.occurred_at, e.payload, e.trace_id "
+                              "FROM event_deliveries d JOIN events e ON e.seq = d.seq {} "
+                              "ORDER BY d.consumer, d.seq",
+                              where),
+                  params));
+  std::vector<Delivery> out;
+  for (const auto& r : rows.rows) {
+    Delivery d;
+    d.consumer = r.GetText(0);
+    d.state = r.GetText(1);
+    d.attempts = static_cast<int>(r.GetInt(2));
+    d.next_attempt_at = r.GetInt(3);
+    d.last_error = r.GetText(4);
+    d.updated_at = r.GetInt(5);
+    d.event = EventFromRow(r, 6);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Status EventBus::RetryDeadLetter(const std::string& consumer, int64_t seq) {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(
+      auto r, conn->Query("UPDATE event_deliveries SET state = 'pending', attempts = 0, "
+                          "next_attempt_at = 0, updated_at = $1 "
+                          "WHERE consumer = $2 AND seq = $3 AND state = 'dead'",
+                          {DbValue(clock_.NowMillis()), DbValue(consumer), DbValue(seq)}));
+  if (r.affected_rows == 0) {
+    return Status::NotFound(
+        fmt::format("no dead-lettered delivery of event {} for consumer {}", seq, consumer));
+  }
+  Notify();
+  return Status::Ok();
+}
+
+Result<std::vector<ConsumerStatus>> EventBus::ListConsumers() {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows,
+      conn->Query("SELECT c.name, c.position, "
+                  "(SELECT COUNT(*) FROM events e WHERE e.seq > c.position), "
+                  "(SELECT COUNT(*) FROM event_deliveries d WHERE d.consumer = c.name AND "
+                  "d.state = 'pending'), "
+                  "(SELECT COUNT(*) FROM event_deliveries d WHERE d.consumer = c.name AND "
+                  "d.state = 'dead') FROM event_consumers c ORDER BY c.name"));
+  std::vector<ConsumerStatus> out;
+  for (const auto& r : rows.rows) {
+    out.push_back({r.GetText(0), r.GetInt(1), r.GetInt(2), r.GetInt(3), r.GetInt(4)});
+  }
+  return out;
+}
+
+}  // namespace ventros::core

@@ -1,0 +1,195 @@
+// The durable event bus on both engines: outbox in the writer's transaction, positions,
+// at-least-once, order per key, retries with backoff, dead letters.
+
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+#include <map>
+
+#include "support/test_db.hpp"
+#include "ventros/core/events.hpp"
+
+using namespace ventros::core;
+using ventros::testing::TestDb;
+
+namespace {
+Event Make(std::string type, std::string key, std::string payload = "{}") {
+  Event e;
+  e.type = std::move(type);
+  e.tenant_id = "t1";
+  e.key = std::move(key);
+  e.payload = std::move(payload);
+  return e;
+}
+
+void Append(Database& db, const Clock& clock, Event e, bool commit = true) {
+  auto conn = db.Acquire();
+  REQUIRE(conn.ok());
+  auto tx = Transaction::Begin(**conn);
+  REQUIRE(tx.ok());
+  REQUIRE(AppendEvent(**conn, e, clock).ok());
+  if (commit) REQUIRE(tx->Commit().ok());
+}
+}  // namespace
+
+VENTROS_DB_TEST("EventBus: delivers committed events in order, never rolled-back ones", "[events]") {
+  TestDb tdb(engine);
+  auto db = tdb.OpenMigrated();
+  VirtualClock clock;
+  EventBus bus(*db, clock, NullLogger());
+  std::vector<std::string> seen;
+  bus.Subscribe("audit", [&](const Event& e) {
+    seen.push_back(e.type + ":" + e.key);
+    return Status::Ok();
+  });
+  Append(*db, clock, Make("a.one", "k1"));
+  Append(*db, clock, Make("a.lost", "k1"), /*commit=*/false);
+  Append(*db, clock, Make("a.two", "k2"));
+  REQUIRE(bus.RunUntilIdle("audit").ok());
+  CHECK(seen == std::vector<std::string>{"a.one:k1", "a.two:k2"});
+  // The position is durable: a new bus over the same database delivers nothing twice.
+  EventBus again(*db, clock, NullLogger());
+  int calls = 0;
+  again.Subscribe("audit", [&](const Event&) {
+    ++calls;
+    return Status::Ok();
+  });
+  Append(*db, clock, Make("a.three", "k1"));
+  REQUIRE(again.RunUntilIdle("audit").ok());
+  CHECK(calls == 1);
+}
+
+VENTROS_DB_TEST("EventBus: consumers filter by type and keep their own positions", "[events]") {
+  TestDb tdb(engine);
+  auto db = tdb.OpenMigrated();
+  VirtualClock clock;
+  EventBus bus(*db, clock, NullLogger());
+  int messages = 0, all = 0;
+  ConsumerOptions only;
+  only.types = {"message.received"};
+  bus.Subscribe("messages", [&](const Event&) { return ++messages, Status::Ok(); }, only);
+  bus.Subscribe("everything", [&](const Event&) { return ++all, Status::Ok(); });
+  for (int i = 0; i < 5; ++i) Append(*db, clock, Make(i % 2 ? "message.received" : "contact.created", "k"));
+  REQUIRE(bus.RunUntilIdle("messages").ok());
+  CHECK(messages == 2);
+  CHECK(all == 0);
+  REQUIRE(bus.RunUntilIdle("everything").ok());
+  CHECK(all == 5);
+  auto consumers = bus.ListConsumers();
+  REQUIRE(consumers.ok());
+  REQUIRE(consumers->size() == 2);
+  for (const auto& c : *consumers) CHECK(c.lag == 0);
+}
+
+VENTROS_DB_TEST("EventBus: a failing event is retried with backoff and holds back its key only",
+                "[events]") {
+  TestDb tdb(engine);
+  auto db = tdb.OpenMigrated();
+  VirtualClock clock;
+  EventBus bus(*db, clock, NullLogger());
+  std::vector<std::string> seen;
+  int failures_left = 2;
+  ConsumerOptions opts;
+  opts.initial_backoff = std::chrono::milliseconds(1000);
+  bus.Subscribe(
+      "worker",
+      [&](const Event& e) {
+        if (e.payload.find("fail") != std::string::npos && failures_left > 0) {
+          --failures_left;
+          return Status::Unavailable("downstream is down");
+        }
+        seen.push_back(e.key + ":" + e.type);
+        return Status::Ok();
+      },
+      opts);
+  Append(*db, clock, Make("first", "A", R"({"fail":true})"));
+  Append(*db, clock, Make("second", "A"));
+  Append(*db, clock, Make("other", "B"));
+  REQUIRE(bus.RunUntilIdle("worker").ok());
+  // B is not held up; A's second event waits behind the failed first.
+  CHECK(seen == std::vector<std::string>{"B:other"});
+  auto pending = bus.ListDeliveries("worker", "pending");
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 2);
+  CHECK((*pending)[0].attempts == 1);
+  CHECK((*pending)[0].next_attempt_at == clock.NowMillis() + 1000);
+  CHECK_THAT((*pending)[0].last_error, Catch::Contains("downstream is down"));
+
+  clock.AdvanceMillis(1000);
+  REQUIRE(bus.RunUntilIdle("worker").ok());  // second failure: backoff doubles
+  CHECK(seen.size() == 1);
+  clock.AdvanceMillis(1999);
+  REQUIRE(bus.RunUntilIdle("worker").ok());
+  CHECK(seen.size() == 1);  // not due yet
+  clock.AdvanceMillis(1);
+  REQUIRE(bus.RunUntilIdle("worker").ok());
+  CHECK(seen == std::vector<std::string>{"B:other", "A:first", "A:second"});
+  CHECK(bus.ListDeliveries("worker", std::nullopt)->empty());
+}
+
+VENTROS_DB_TEST("EventBus: after max attempts the event is dead-lettered and can be retried",
+                "[events]") {
+  TestDb tdb(engine);
+  auto db = tdb.OpenMigrated();
+  VirtualClock clock;
+  MetricsRegistry metrics;
+  EventBus bus(*db, clock, NullLogger(), &metrics);
+  bool broken = true;
+  std::vector<std::string> seen;
+  ConsumerOptions opts;
+  opts.max_attempts = 3;
+  opts.initial_backoff = std::chrono::milliseconds(10);
+  bus.Subscribe(
+      "sender",
+      [&](const Event& e) {
+        if (broken && e.type == "poison") return Status::Internal("cannot handle");
+        seen.push_back(e.type);
+        return Status::Ok();
+      },
+      opts);
+  Append(*db, clock, Make("poison", "K"));
+  Append(*db, clock, Make("after", "K"));
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(bus.RunUntilIdle("sender").ok());
+    clock.AdvanceMillis(1000);
+  }
+  // Dead after 3 attempts; the key's next event went ahead.
+  CHECK(seen == std::vector<std::string>{"after"});
+  auto dead = bus.ListDeliveries("sender", "dead");
+  REQUIRE(dead.ok());
+  REQUIRE(dead->size() == 1);
+  CHECK(dead->at(0).attempts == 3);
+  CHECK(dead->at(0).event.type == "poison");
+  CHECK_THAT(metrics.RenderPrometheus(),
+             Catch::Contains(R"(ventros_events_dead_lettered_total{consumer="sender"} 1)"));
+
+  broken = false;
+  REQUIRE(bus.RetryDeadLetter("sender", dead->at(0).event.seq).ok());
+  REQUIRE(bus.RunUntilIdle("sender").ok());
+  CHECK(seen == std::vector<std::string>{"after", "poison"});
+  CHECK(bus.ListDeliveries("sender", std::nullopt)->empty());
+  CHECK(bus.RetryDeadLetter("sender", 999999).code() == StatusCode::kNotFound);
+}
+
+VENTROS_DB_TEST("EventBus: worker threads deliver on Notify", "[events]") {
+  TestDb tdb(engine);
+  auto db = tdb.OpenMigrated();
+  SystemClock clock;
+  EventBus bus(*db, clock, NullLogger());
+  std::mutex mu;
+  std::condition_variable cv;
+  int count = 0;
+  bus.Subscribe("threaded", [&](const Event&) {
+    std::lock_guard lock(mu);
+    ++count;
+    cv.notify_all();
+    return Status::Ok();
+  });
+  bus.Start(std::chrono::milliseconds(60000));  // only Notify can wake it in time
+  for (int i = 0; i < 20; ++i) Append(*db, clock, Make("tick", fmt::format("k{}", i % 3)));
+  bus.Notify();
+  std::unique_lock lock(mu);
+  CHECK(cv.wait_for(lock, std::chrono::seconds(30), [&] { return count == 20; }));
+  lock.unlock();
+  bus.Stop();
+}
