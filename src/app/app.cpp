@@ -4,8 +4,13 @@
 
 #include <ostream>
 
+#include "ventros/core/events.hpp"
+#include "ventros/core/http_client.hpp"
 #include "ventros/core/migrations.hpp"
+#include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
+#include "ventros/waha/gateway.hpp"
+#include "ventros/waha/ingest.hpp"
 
 namespace ventros::app {
 
@@ -51,8 +56,8 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
 
   s->tenants_ = std::make_unique<crm::TenantService>(*s->db_, s->clock_);
   if (config.bootstrap.create_default_tenant) {
-    VENTROS_ASSIGN_OR_RETURN(auto created,
-                             s->tenants_->EnsureDefaultTenant(config.bootstrap.default_tenant_name));
+    VENTROS_ASSIGN_OR_RETURN(
+        auto created, s->tenants_->EnsureDefaultTenant(config.bootstrap.default_tenant_name));
     if (created) {
       out << fmt::format(
           "Created tenant \"{}\" ({}).\nAdmin API key (shown once, store it now): {}\n",
@@ -67,8 +72,36 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
   crm::TenantService* tenants = s->tenants_.get();
   s->router_.SetAuthenticator(
       [tenants](const core::HttpRequest& req) { return tenants->AuthenticateRequest(req); });
+  s->bus_ = std::make_unique<core::EventBus>(*s->db_, s->clock_, s->logger_, &s->metrics_);
+  s->messaging_ = std::make_unique<crm::MessagingService>(*s->db_, s->clock_, s->bus_.get());
+  s->http_client_ = std::make_unique<core::HttpClient>(HttpClientOptionsFrom(config));
+  s->gateway_ =
+      std::make_unique<waha::WahaHttpGateway>(*s->http_client_, waha::WahaHttpGateway::Options{});
+  waha::WahaOptions waha_options;
+  s->ingest_ = std::make_unique<waha::WahaIngest>(*s->db_, s->clock_, *s->messaging_, s->bus_.get(),
+                                                  s->logger_);
+  s->sender_ =
+      std::make_unique<waha::WahaSender>(*s->messaging_, *s->gateway_, waha_options, s->logger_);
+  s->media_ = std::make_unique<waha::MediaDownloader>(*s->messaging_, *s->gateway_, waha_options,
+                                                      s->logger_);
+  std::string public_url = "http://" + config.server.listen;
   for (const auto& module : config.modules) {
-    if (module == "crm") crm::RegisterTenantRoutes(s->router_, *s->tenants_);
+    if (module == "crm") {
+      crm::RegisterTenantRoutes(s->router_, *s->tenants_);
+      crm::RegisterMessagingRoutes(s->router_, *s->messaging_, public_url);
+      waha::RegisterWahaRoutes(s->router_, *s->ingest_, *s->messaging_);
+      core::ConsumerOptions ingest_opts;
+      ingest_opts.types = {waha::kWebhookReceived};
+      s->bus_->Subscribe("waha.ingest", s->ingest_->Handler(), ingest_opts);
+      core::ConsumerOptions send_opts;
+      send_opts.types = {"message.send_requested"};
+      send_opts.initial_backoff = std::chrono::milliseconds(2000);
+      s->bus_->Subscribe("waha.sender", s->sender_->Handler(), send_opts);
+      core::ConsumerOptions media_opts;
+      media_opts.types = {"message.received", "message.sent"};
+      media_opts.max_attempts = 5;
+      s->bus_->Subscribe("waha.media", s->media_->Handler(), media_opts);
+    }
   }
 
   VENTROS_ASSIGN_OR_RETURN(auto listen, core::ParseListenAddress(config.server.listen));
@@ -87,10 +120,28 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
 
 Server::~Server() {
   if (http_) http_->Stop();
+  if (bus_) bus_->Stop();
+  {
+    std::lock_guard lock(sweeper_mu_);
+    sweeper_stop_ = true;
+  }
+  sweeper_cv_.notify_all();
+  if (sweeper_.joinable()) sweeper_.join();
 }
 
 Status Server::Start() {
   VENTROS_RETURN_IF_ERROR(http_->Start());
+  bus_->Start();
+  sweeper_ = std::thread([this] {
+    std::unique_lock lock(sweeper_mu_);
+    while (!sweeper_stop_) {
+      lock.unlock();
+      auto ended = messaging_->EndExpiredSessions();
+      if (!ended.ok()) logger_->warn("session sweep: {}", ended.status().ToString());
+      lock.lock();
+      sweeper_cv_.wait_for(lock, std::chrono::seconds(30), [this] { return sweeper_stop_; });
+    }
+  });
   logger_->info("ventros listening on http://{}:{}",
                 core::ParseListenAddress(config_.server.listen)->first, http_->port());
   return Status::Ok();

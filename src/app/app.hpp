@@ -2,9 +2,12 @@
 // Composition root: builds config, logger, database, modules and the HTTP server, in that order,
 // by hand. Also the CLI entry point. Only src/main.cpp and tests use this header.
 
+#include <condition_variable>
 #include <iosfwd>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ventros/core/clock.hpp"
@@ -18,7 +21,18 @@
 
 namespace ventros::crm {
 class TenantService;
-}
+class MessagingService;
+}  // namespace ventros::crm
+namespace ventros::core {
+class EventBus;
+class HttpClient;
+}  // namespace ventros::core
+namespace ventros::waha {
+class WahaGateway;
+class WahaIngest;
+class WahaSender;
+class MediaDownloader;
+}  // namespace ventros::waha
 
 namespace ventros::app {
 
@@ -38,6 +52,8 @@ class Server {
   void Wait();
 
   core::Database& database() { return *db_; }
+  core::EventBus& bus() { return *bus_; }
+  crm::MessagingService& messaging() { return *messaging_; }
   const core::Router& router() const { return router_; }
   core::MetricsRegistry& metrics() { return metrics_; }
 
@@ -49,8 +65,20 @@ class Server {
   core::MetricsRegistry metrics_;
   std::unique_ptr<core::Database> db_;
   std::unique_ptr<crm::TenantService> tenants_;
+  std::unique_ptr<core::EventBus> bus_;
+  std::unique_ptr<crm::MessagingService> messaging_;
+  std::unique_ptr<core::HttpClient> http_client_;
+  std::unique_ptr<waha::WahaGateway> gateway_;
+  std::unique_ptr<waha::WahaIngest> ingest_;
+  std::unique_ptr<waha::WahaSender> sender_;
+  std::unique_ptr<waha::MediaDownloader> media_;
   core::Router router_;
   std::unique_ptr<core::HttpServer> http_;
+  // Ends sessions silent for longer than their timeout.
+  std::thread sweeper_;
+  std::mutex sweeper_mu_;
+  std::condition_variable sweeper_cv_;
+  bool sweeper_stop_ = false;
 };
 
 // Opens the database named by config, with the pool settings of config.

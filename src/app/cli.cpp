@@ -8,8 +8,10 @@
 #include <ostream>
 
 #include "app/app.hpp"
+#include "ventros/core/events.hpp"
 #include "ventros/core/json.hpp"
 #include "ventros/core/migrations.hpp"
+#include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
 
 namespace ventros::app {
@@ -44,9 +46,9 @@ std::string ResolveConfigPath(const CommonFlags& flags, const std::vector<std::s
   return {};
 }
 
-core::Result<core::Config> LoadConfig(const CommonFlags& flags,
-                                      const std::vector<std::string>& env,
-                                      const std::vector<std::pair<std::string, std::string>>& sets) {
+core::Result<core::Config> LoadConfig(
+    const CommonFlags& flags, const std::vector<std::string>& env,
+    const std::vector<std::pair<std::string, std::string>>& sets) {
   VENTROS_ASSIGN_OR_RETURN(core::Config config,
                            core::ConfigLoader::Load(ResolveConfigPath(flags, env), env));
   if (!flags.db_url.empty()) {
@@ -66,8 +68,8 @@ core::Result<std::unique_ptr<core::Database>> PrepareDatabase(const core::Config
     VENTROS_ASSIGN_OR_RETURN(auto applied, migrator.Apply());
     (void)applied;
   } else {
-    VENTROS_RETURN_IF_ERROR(
-        migrator.CheckCurrent().WithContext("database schema is not current (run `ventros migrate`)"));
+    VENTROS_RETURN_IF_ERROR(migrator.CheckCurrent().WithContext(
+        "database schema is not current (run `ventros migrate`)"));
   }
   return db;
 }
@@ -112,9 +114,8 @@ class Cli {
     migrate->footer(
         "Examples:\n  ventros migrate --db postgres://ventros:secret@127.0.0.1:5432/ventros\n"
         "  ventros migrate --status --json");
-    migrate->callback([&] {
-      action = [&] { return Migrate(migrate_flags, migrate_status, migrate_json); };
-    });
+    migrate->callback(
+        [&] { action = [&] { return Migrate(migrate_flags, migrate_status, migrate_json); }; });
 
     // tenant
     auto* tenant = app.add_subcommand("tenant", "Create and list tenants");
@@ -129,7 +130,8 @@ class Cli {
     tenant_create->add_option("NAME", tenant_name, "Tenant name")->required();
     tenant_create->add_flag("--json", tc_json, "Print JSON");
     tenant_create->footer("Example:\n  ventros tenant create \"Acme Ltd\" --json");
-    tenant_create->callback([&] { action = [&] { return TenantCreate(tc_flags, tenant_name, tc_json); }; });
+    tenant_create->callback(
+        [&] { action = [&] { return TenantCreate(tc_flags, tenant_name, tc_json); }; });
     CommonFlags tl_flags;
     bool tl_json = false;
     auto* tenant_list = tenant->add_subcommand("list", "List tenants");
@@ -168,7 +170,8 @@ class Cli {
     apikey_list->add_option("--tenant", al_tenant, "Tenant id")->required();
     apikey_list->add_flag("--json", al_json, "Print JSON");
     apikey_list->footer("Example:\n  ventros apikey list --tenant 0193a5c4-... --json");
-    apikey_list->callback([&] { action = [&] { return ApiKeyList(al_flags, al_tenant, al_json); }; });
+    apikey_list->callback(
+        [&] { action = [&] { return ApiKeyList(al_flags, al_tenant, al_json); }; });
     CommonFlags ar_flags;
     std::string ar_id;
     bool ar_json = false;
@@ -177,7 +180,173 @@ class Cli {
     apikey_revoke->add_option("ID", ar_id, "API key id")->required();
     apikey_revoke->add_flag("--json", ar_json, "Print JSON");
     apikey_revoke->footer("Example:\n  ventros apikey revoke 0193a5c4-...");
-    apikey_revoke->callback([&] { action = [&] { return ApiKeyRevoke(ar_flags, ar_id, ar_json); }; });
+    apikey_revoke->callback(
+        [&] { action = [&] { return ApiKeyRevoke(ar_flags, ar_id, ar_json); }; });
+
+    // channel
+    auto* channel = app.add_subcommand("channel", "Add and list WhatsApp (WAHA) channels");
+    channel->require_subcommand(1);
+    channel->footer(
+        "Examples:\n  ventros channel add-waha --tenant TENANT_ID --name Vendas --waha-url "
+        "http://127.0.0.1:3000 --waha-api-key KEY --hmac-secret S\n"
+        "  ventros channel list --tenant TENANT_ID");
+    CommonFlags ch_flags;
+    std::string ch_tenant, ch_name, ch_url, ch_key, ch_session = "default", ch_hmac, ch_public;
+    bool ch_json = false;
+    auto* ch_add = channel->add_subcommand(
+        "add-waha", "Add a WAHA channel; prints its id and the webhook URL to paste into WAHA");
+    AddCommon(ch_add, ch_flags);
+    ch_add->add_option("--tenant", ch_tenant, "Tenant id")->required();
+    ch_add->add_option("--name", ch_name, "Channel name")->required();
+    ch_add->add_option("--waha-url", ch_url, "WAHA base URL, e.g. http://127.0.0.1:3000")
+        ->required();
+    ch_add->add_option("--waha-api-key", ch_key, "WAHA API key (X-Api-Key)")->required();
+    ch_add->add_option("--session", ch_session, "WAHA session name (default: default)");
+    ch_add->add_option("--hmac-secret", ch_hmac, "HMAC key configured in WAHA's webhook");
+    ch_add->add_option("--public-url", ch_public,
+                       "How WAHA reaches this server (default: http://<server.listen>)");
+    ch_add->add_flag("--json", ch_json, "Print JSON");
+    ch_add->footer(
+        "Example:\n  ventros channel add-waha --tenant 0193a5c4-... --name Vendas --waha-url "
+        "http://127.0.0.1:3000 --waha-api-key secret --hmac-secret my-secret-key");
+    ch_add->callback([&] {
+      action = [&] {
+        return ChannelAdd(ch_flags, ch_tenant, ch_name, ch_url, ch_key, ch_session, ch_hmac,
+                          ch_public, ch_json);
+      };
+    });
+    CommonFlags cl_flags;
+    std::string cl_tenant;
+    bool cl_json = false;
+    auto* ch_list = channel->add_subcommand("list", "List a tenant's channels");
+    AddCommon(ch_list, cl_flags);
+    ch_list->add_option("--tenant", cl_tenant, "Tenant id")->required();
+    ch_list->add_flag("--json", cl_json, "Print JSON");
+    ch_list->footer("Example:\n  ventros channel list --tenant 0193a5c4-... --json");
+    ch_list->callback([&] { action = [&] { return ChannelList(cl_flags, cl_tenant, cl_json); }; });
+
+    // contact
+    auto* contact = app.add_subcommand("contact", "List contacts");
+    contact->require_subcommand(1);
+    contact->footer("Example:\n  ventros contact list --tenant TENANT_ID --query leo");
+    CommonFlags co_flags;
+    std::string co_tenant, co_query;
+    int co_limit = 50;
+    bool co_json = false;
+    auto* co_list = contact->add_subcommand("list", "List a tenant's contacts");
+    AddCommon(co_list, co_flags);
+    co_list->add_option("--tenant", co_tenant, "Tenant id")->required();
+    co_list->add_option("--query", co_query, "Name or phone contains");
+    co_list->add_option("--limit", co_limit, "At most this many (1-200)")
+        ->check(CLI::Range(1, 200));
+    co_list->add_flag("--json", co_json, "Print JSON");
+    co_list->footer("Example:\n  ventros contact list --tenant 0193a5c4-... --query 5511 --json");
+    co_list->callback([&] {
+      action = [&] { return ContactList(co_flags, co_tenant, co_query, co_limit, co_json); };
+    });
+
+    // session
+    auto* session = app.add_subcommand("session", "List conversations (sessions)");
+    session->require_subcommand(1);
+    session->footer("Example:\n  ventros session list --tenant TENANT_ID --status active");
+    CommonFlags se_flags;
+    std::string se_tenant, se_status;
+    int se_limit = 50;
+    bool se_json = false;
+    auto* se_list = session->add_subcommand("list", "List a tenant's sessions");
+    AddCommon(se_list, se_flags);
+    se_list->add_option("--tenant", se_tenant, "Tenant id")->required();
+    se_list->add_option("--status", se_status, "active or ended")
+        ->check(CLI::IsMember({"active", "ended"}));
+    se_list->add_option("--limit", se_limit, "At most this many (1-200)")
+        ->check(CLI::Range(1, 200));
+    se_list->add_flag("--json", se_json, "Print JSON");
+    se_list->footer(
+        "Example:\n  ventros session list --tenant 0193a5c4-... --status active --json");
+    se_list->callback([&] {
+      action = [&] { return SessionList(se_flags, se_tenant, se_status, se_limit, se_json); };
+    });
+
+    // message
+    auto* message = app.add_subcommand("message", "Send WhatsApp messages");
+    message->require_subcommand(1);
+    message->footer(
+        "Example:\n  ventros message send --tenant TENANT_ID --contact CONTACT_ID --text \"Olá!\"");
+    CommonFlags ms_flags;
+    std::string ms_tenant, ms_contact, ms_chat, ms_text;
+    bool ms_json = false;
+    auto* ms_send = message->add_subcommand(
+        "send", "Queue a text message; a running `ventros serve` sends it through WAHA");
+    AddCommon(ms_send, ms_flags);
+    ms_send->add_option("--tenant", ms_tenant, "Tenant id")->required();
+    auto* to_contact = ms_send->add_option("--contact", ms_contact, "Contact id");
+    auto* to_chat = ms_send->add_option("--chat-id", ms_chat, "WhatsApp chat id or phone");
+    to_contact->excludes(to_chat);
+    ms_send->add_option("--text", ms_text, "Message text")->required();
+    ms_send->add_flag("--json", ms_json, "Print JSON");
+    ms_send->footer(
+        "Examples:\n  ventros message send --tenant 0193a5c4-... --contact 0193a5d0-... --text "
+        "\"Olá!\"\n  ventros message send --tenant 0193a5c4-... --chat-id 5511987654321 --text Oi");
+    ms_send->callback([&] {
+      action = [&] {
+        return MessageSend(ms_flags, ms_tenant, ms_contact, ms_chat, ms_text, ms_json);
+      };
+    });
+
+    // events
+    auto* events = app.add_subcommand("events", "Inspect the event outbox and dead letters");
+    events->require_subcommand(1);
+    events->footer(
+        "Examples:\n  ventros events list --type message.received\n"
+        "  ventros events list --consumer waha.sender\n  ventros events dead-letter list\n"
+        "  ventros events dead-letter retry EVENT_ID");
+    CommonFlags ev_flags;
+    std::string ev_type, ev_consumer;
+    int64_t ev_after = 0;
+    int ev_limit = 50;
+    bool ev_json = false;
+    auto* ev_list = events->add_subcommand(
+        "list", "List events (with --consumer: the events that consumer has not processed yet)");
+    AddCommon(ev_list, ev_flags);
+    ev_list->add_option("--type", ev_type, "Only this event type");
+    ev_list->add_option("--consumer", ev_consumer, "Only events after this consumer's position");
+    ev_list->add_option("--after", ev_after, "Only events after this sequence number");
+    ev_list->add_option("--limit", ev_limit, "At most this many (1-1000)")
+        ->check(CLI::Range(1, 1000));
+    ev_list->add_flag("--json", ev_json, "Print JSON");
+    ev_list->footer("Example:\n  ventros events list --type message.received --limit 10 --json");
+    ev_list->callback([&] {
+      action = [&] {
+        return EventsList(ev_flags, ev_type, ev_consumer, ev_after, ev_limit, ev_json);
+      };
+    });
+    auto* dead = events->add_subcommand("dead-letter", "List and retry dead-lettered deliveries");
+    dead->require_subcommand(1);
+    dead->footer(
+        "Examples:\n  ventros events dead-letter list\n  ventros events dead-letter retry "
+        "EVENT_ID");
+    CommonFlags dl_flags;
+    std::string dl_consumer;
+    bool dl_json = false;
+    auto* dl_list = dead->add_subcommand("list", "List dead-lettered deliveries");
+    AddCommon(dl_list, dl_flags);
+    dl_list->add_option("--consumer", dl_consumer, "Only this consumer");
+    dl_list->add_flag("--json", dl_json, "Print JSON");
+    dl_list->footer("Example:\n  ventros events dead-letter list --consumer waha.sender --json");
+    dl_list->callback(
+        [&] { action = [&] { return DeadLetterList(dl_flags, dl_consumer, dl_json); }; });
+    CommonFlags dr_flags;
+    std::string dr_id, dr_consumer;
+    auto* dl_retry = dead->add_subcommand(
+        "retry",
+        "Make a dead-lettered event due again (for one consumer, or every one holding it)");
+    AddCommon(dl_retry, dr_flags);
+    dl_retry->add_option("ID", dr_id, "Event id (from `dead-letter list`)")->required();
+    dl_retry->add_option("--consumer", dr_consumer, "Only for this consumer");
+    dl_retry->footer(
+        "Example:\n  ventros events dead-letter retry 0193a5e1-... --consumer waha.sender");
+    dl_retry->callback(
+        [&] { action = [&] { return DeadLetterRetry(dr_flags, dr_id, dr_consumer); }; });
 
     try {
       app.parse(argc, argv);
@@ -264,7 +433,7 @@ class Cli {
       }
       for (const auto& m : *list) {
         out_ << fmt::format("{:<40} {}\n", m.name,
-                            m.changed    ? "CHANGED after it was applied"
+                            m.changed   ? "CHANGED after it was applied"
                             : m.applied ? "applied " + core::FormatTimestamp(m.applied_at)
                                         : std::string("pending"));
       }
@@ -287,8 +456,9 @@ class Cli {
                           crm::ApiKeyJson(key.key, &key.secret))
            << "\n";
     } else {
-      out_ << fmt::format("Created tenant \"{}\" ({}).\nAdmin API key (shown once, store it now): {}\n",
-                          tenant.name, tenant.id.str(), key.secret);
+      out_ << fmt::format(
+          "Created tenant \"{}\" ({}).\nAdmin API key (shown once, store it now): {}\n",
+          tenant.name, tenant.id.str(), key.secret);
     }
     return kExitOk;
   }
@@ -320,7 +490,8 @@ class Cli {
                    const std::string& name, bool json) {
     auto config = LoadConfig(flags, env_, {});
     if (!config.ok()) return Fail(config.status());
-    if (!core::IsUuid(tenant)) return Fail(Status::NotFound(fmt::format("tenant {} not found", tenant)));
+    if (!core::IsUuid(tenant))
+      return Fail(Status::NotFound(fmt::format("tenant {} not found", tenant)));
     auto db = PrepareDatabase(*config);
     if (!db.ok()) return Fail(db.status());
     core::SystemClock clock;
@@ -339,7 +510,8 @@ class Cli {
   int ApiKeyList(const CommonFlags& flags, const std::string& tenant, bool json) {
     auto config = LoadConfig(flags, env_, {});
     if (!config.ok()) return Fail(config.status());
-    if (!core::IsUuid(tenant)) return Fail(Status::NotFound(fmt::format("tenant {} not found", tenant)));
+    if (!core::IsUuid(tenant))
+      return Fail(Status::NotFound(fmt::format("tenant {} not found", tenant)));
     auto db = PrepareDatabase(*config);
     if (!db.ok()) return Fail(db.status());
     core::SystemClock clock;
@@ -377,6 +549,248 @@ class Cli {
       out_ << crm::ApiKeyJson(*revoked) << "\n";
     } else {
       out_ << fmt::format("Revoked API key {} ({}).\n", revoked->id.str(), revoked->prefix);
+    }
+    return kExitOk;
+  }
+
+  // Opens config and database for a tenant-scoped verb; fails when the tenant does not exist.
+  struct Ctx {
+    core::Config config;
+    std::unique_ptr<core::Database> db;
+    core::SystemClock clock;
+  };
+  core::Result<std::unique_ptr<Ctx>> Open(const CommonFlags& flags, const std::string& tenant) {
+    auto ctx = std::make_unique<Ctx>();
+    VENTROS_ASSIGN_OR_RETURN(ctx->config, LoadConfig(flags, env_, {}));
+    if (!tenant.empty() && !core::IsUuid(tenant)) {
+      return Status::NotFound(fmt::format("tenant {} not found", tenant));
+    }
+    VENTROS_ASSIGN_OR_RETURN(ctx->db, PrepareDatabase(ctx->config));
+    if (!tenant.empty()) {
+      crm::TenantService tenants(*ctx->db, ctx->clock);
+      VENTROS_RETURN_IF_ERROR(tenants.GetTenant(crm::TenantId(tenant)).status());
+    }
+    return ctx;
+  }
+
+  int ChannelAdd(const CommonFlags& flags, const std::string& tenant, const std::string& name,
+                 const std::string& url, const std::string& key, const std::string& session,
+                 const std::string& hmac, std::string public_url, bool json) {
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::MessagingService svc(*(*ctx)->db, (*ctx)->clock);
+    crm::ChannelInput in;
+    in.name = name;
+    in.waha_url = url;
+    in.waha_api_key = key;
+    in.waha_session = session;
+    if (!hmac.empty()) in.hmac_secret = hmac;
+    auto c = svc.CreateChannel(crm::TenantId(tenant), in);
+    if (!c.ok()) return Fail(c.status());
+    if (public_url.empty()) public_url = "http://" + (*ctx)->config.server.listen;
+    if (json) {
+      out_ << crm::ChannelJson(*c, public_url) << "\n";
+    } else {
+      out_ << fmt::format(
+          "Created channel \"{}\" ({}).\nWebhook URL for WAHA: {}/webhooks/waha/{}\n", c->name,
+          c->id.str(), public_url, c->id.str());
+      if (hmac.empty()) {
+        out_ << "No HMAC secret: anyone who knows the URL can post webhooks. Set one with "
+                "--hmac-secret and the same key in WAHA.\n";
+      }
+    }
+    return kExitOk;
+  }
+
+  int ChannelList(const CommonFlags& flags, const std::string& tenant, bool json) {
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::MessagingService svc(*(*ctx)->db, (*ctx)->clock);
+    auto list = svc.ListChannels(crm::TenantId(tenant));
+    if (!list.ok()) return Fail(list.status());
+    std::string public_url = "http://" + (*ctx)->config.server.listen;
+    if (json) {
+      std::string items;
+      for (const auto& c : *list)
+        items += (items.empty() ? "" : ",") + crm::ChannelJson(c, public_url);
+      out_ << "{\"items\":[" << items << "]}\n";
+    } else {
+      out_ << fmt::format("{:<36}  {:<12}  {:<20}  {}\n", "ID", "STATUS", "NAME", "WAHA");
+      for (const auto& c : *list) {
+        out_ << fmt::format("{:<36}  {:<12}  {:<20}  {} (session {})\n", c.id.str(), c.status,
+                            c.name, c.waha_url, c.waha_session);
+      }
+    }
+    return kExitOk;
+  }
+
+  int ContactList(const CommonFlags& flags, const std::string& tenant, const std::string& query,
+                  int limit, bool json) {
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::MessagingService svc(*(*ctx)->db, (*ctx)->clock);
+    crm::ContactFilter filter;
+    if (!query.empty()) filter.query = query;
+    auto page = svc.ListContacts(crm::TenantId(tenant), filter, crm::Page{limit, ""});
+    if (!page.ok()) return Fail(page.status());
+    if (json) {
+      std::string items;
+      for (const auto& c : page->items) items += (items.empty() ? "" : ",") + crm::ContactJson(c);
+      out_ << "{\"items\":[" << items << "]}\n";
+    } else {
+      out_ << fmt::format("{:<36}  {:<15}  {:<14}  {}\n", "ID", "PHONE", "STAGE", "NAME");
+      for (const auto& c : page->items) {
+        out_ << fmt::format("{:<36}  {:<15}  {:<14}  {}\n", c.id.str(), c.phone.value_or("-"),
+                            c.pipeline_stage.value_or("-"), c.name);
+      }
+    }
+    return kExitOk;
+  }
+
+  int SessionList(const CommonFlags& flags, const std::string& tenant, const std::string& status,
+                  int limit, bool json) {
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::MessagingService svc(*(*ctx)->db, (*ctx)->clock);
+    auto page = svc.ListSessions(crm::TenantId(tenant), std::nullopt,
+                                 status.empty() ? std::nullopt : std::optional<std::string>(status),
+                                 crm::Page{limit, ""});
+    if (!page.ok()) return Fail(page.status());
+    if (json) {
+      std::string items;
+      for (const auto& x : page->items) items += (items.empty() ? "" : ",") + crm::SessionJson(x);
+      out_ << "{\"items\":[" << items << "]}\n";
+    } else {
+      out_ << fmt::format("{:<36}  {:<36}  {:<6}  {:>5}  {}\n", "ID", "CONTACT", "STATUS", "MSGS",
+                          "STARTED");
+      for (const auto& x : page->items) {
+        out_ << fmt::format("{:<36}  {:<36}  {:<6}  {:>5}  {}\n", x.id.str(), x.contact_id.str(),
+                            x.status, x.message_count, core::FormatTimestamp(x.started_at));
+      }
+    }
+    return kExitOk;
+  }
+
+  int MessageSend(const CommonFlags& flags, const std::string& tenant, const std::string& contact,
+                  const std::string& chat, const std::string& text, bool json) {
+    if (contact.empty() == chat.empty()) {
+      err_ << "error: give exactly one of --contact and --chat-id\n";
+      return kExitUsage;
+    }
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::MessagingService svc(*(*ctx)->db, (*ctx)->clock);
+    crm::MessagingService::SendRequest req;
+    if (!contact.empty()) req.contact = crm::ContactId(contact);
+    if (!chat.empty()) req.chat_id = chat;
+    req.text = text;
+    auto m = svc.RequestSend(crm::TenantId(tenant), req);
+    if (!m.ok()) return Fail(m.status());
+    if (json) {
+      out_ << crm::MessageJson(*m) << "\n";
+    } else {
+      out_ << fmt::format("Queued message {} to {}; a running `ventros serve` sends it.\n",
+                          m->id.str(), m->chat_id);
+    }
+    return kExitOk;
+  }
+
+  static std::string EventJson(const core::Event& e) {
+    core::json::object o;
+    o["seq"] = e.seq;
+    o["id"] = e.id;
+    o["type"] = e.type;
+    o["tenant_id"] = e.tenant_id;
+    o["key"] = e.key;
+    o["occurred_at"] = core::FormatTimestamp(e.occurred_at);
+    boost::system::error_code ec;
+    auto payload = core::json::parse(e.payload, ec);
+    o["payload"] = ec ? core::json::value(e.payload) : payload;
+    return core::json::serialize(o);
+  }
+
+  int EventsList(const CommonFlags& flags, const std::string& type, const std::string& consumer,
+                 int64_t after, int limit, bool json) {
+    auto ctx = Open(flags, "");
+    if (!ctx.ok()) return Fail(ctx.status());
+    core::EventBus bus(*(*ctx)->db, (*ctx)->clock, core::NullLogger());
+    if (!consumer.empty()) {
+      auto consumers = bus.ListConsumers();
+      if (!consumers.ok()) return Fail(consumers.status());
+      auto it = std::find_if(consumers->begin(), consumers->end(),
+                             [&](const core::ConsumerStatus& c) { return c.name == consumer; });
+      if (it == consumers->end()) {
+        return Fail(Status::NotFound(fmt::format("no consumer named {}", consumer)));
+      }
+      after = std::max(after, it->position);
+    }
+    auto list = bus.ListEvents(type.empty() ? std::nullopt : std::optional<std::string>(type),
+                               after, limit);
+    if (!list.ok()) return Fail(list.status());
+    if (json) {
+      std::string items;
+      for (const auto& e : *list) items += (items.empty() ? "" : ",") + EventJson(e);
+      out_ << "{\"items\":[" << items << "]}\n";
+    } else {
+      out_ << fmt::format("{:>8}  {:<24}  {:<26}  {}\n", "SEQ", "OCCURRED", "TYPE", "KEY");
+      for (const auto& e : *list) {
+        out_ << fmt::format("{:>8}  {:<24}  {:<26}  {}\n", e.seq,
+                            core::FormatTimestamp(e.occurred_at), e.type, e.key);
+      }
+    }
+    return kExitOk;
+  }
+
+  int DeadLetterList(const CommonFlags& flags, const std::string& consumer, bool json) {
+    auto ctx = Open(flags, "");
+    if (!ctx.ok()) return Fail(ctx.status());
+    core::EventBus bus(*(*ctx)->db, (*ctx)->clock, core::NullLogger());
+    auto list =
+        bus.ListDeliveries(consumer.empty() ? std::nullopt : std::optional<std::string>(consumer),
+                           std::string("dead"));
+    if (!list.ok()) return Fail(list.status());
+    if (json) {
+      std::string items;
+      for (const auto& d : *list) {
+        core::json::object o;
+        o["consumer"] = d.consumer;
+        o["attempts"] = d.attempts;
+        o["last_error"] = d.last_error;
+        o["updated_at"] = core::FormatTimestamp(d.updated_at);
+        o["event"] = core::json::parse(EventJson(d.event));
+        items += (items.empty() ? "" : ",") + core::json::serialize(o);
+      }
+      out_ << "{\"items\":[" << items << "]}\n";
+    } else {
+      out_ << fmt::format("{:<36}  {:<16}  {:<24}  {:>3}  {}\n", "EVENT", "CONSUMER", "TYPE", "TRY",
+                          "LAST ERROR");
+      for (const auto& d : *list) {
+        out_ << fmt::format("{:<36}  {:<16}  {:<24}  {:>3}  {}\n", d.event.id, d.consumer,
+                            d.event.type, d.attempts, d.last_error);
+      }
+    }
+    return kExitOk;
+  }
+
+  int DeadLetterRetry(const CommonFlags& flags, const std::string& id,
+                      const std::string& consumer) {
+    auto ctx = Open(flags, "");
+    if (!ctx.ok()) return Fail(ctx.status());
+    core::EventBus bus(*(*ctx)->db, (*ctx)->clock, core::NullLogger());
+    auto list =
+        bus.ListDeliveries(consumer.empty() ? std::nullopt : std::optional<std::string>(consumer),
+                           std::string("dead"));
+    if (!list.ok()) return Fail(list.status());
+    int retried = 0;
+    for (const auto& d : *list) {
+      if (d.event.id != id && std::to_string(d.event.seq) != id) continue;
+      if (auto st = bus.RetryDeadLetter(d.consumer, d.event.seq); !st.ok()) return Fail(st);
+      out_ << fmt::format("Event {} is due again for {}.\n", d.event.id, d.consumer);
+      ++retried;
+    }
+    if (retried == 0) {
+      return Fail(Status::NotFound(fmt::format("no dead-lettered delivery of event {}{}", id,
+                                               consumer.empty() ? "" : " for " + consumer)));
     }
     return kExitOk;
   }

@@ -99,8 +99,9 @@ void EventBus::Subscribe(std::string name, EventHandler handler, ConsumerOptions
 Status EventBus::EnsureConsumerRow(Consumer& c) {
   if (c.row_ready) return Status::Ok();
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
-  VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT position FROM event_consumers WHERE name = $1",
-                                                  {DbValue(c.name)}));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows,
+      conn->Query("SELECT position FROM event_consumers WHERE name = $1", {DbValue(c.name)}));
   if (rows.empty()) {
     int64_t start = 0;
     if (!c.from_beginning) {
@@ -153,9 +154,9 @@ Result<int> EventBus::Pass(Consumer& c) {
     Status st = c.handler(e);
     if (st.ok()) {
       if (c.delivered) c.delivered->Inc();
-      VENTROS_ASSIGN_OR_RETURN(auto del,
-                               query("DELETE FROM event_deliveries WHERE consumer = $1 AND seq = $2",
-                                     {DbValue(c.name), DbValue(e.seq)}));
+      VENTROS_ASSIGN_OR_RETURN(
+          auto del, query("DELETE FROM event_deliveries WHERE consumer = $1 AND seq = $2",
+                          {DbValue(c.name), DbValue(e.seq)}));
       (void)del;
       continue;  // the key stays parked for this pass: its next event runs on the next pass
     }
@@ -164,8 +165,8 @@ Result<int> EventBus::Pass(Consumer& c) {
     bool dead = attempts >= c.options.max_attempts;
     if (dead) {
       if (c.dead) c.dead->Inc();
-      logger_->error("consumer {} dead-lettered event {} ({} seq {}) after {} attempts: {}",
-                     c.name, e.id, e.type, e.seq, attempts, st.ToString());
+      logger_->error("consumer {} dead-lettered event {} ({} seq {}) after {} attempts: {}", c.name,
+                     e.id, e.type, e.seq, attempts, st.ToString());
     } else {
       logger_->warn("consumer {} failed event {} ({}), attempt {}: {}", c.name, e.id, e.type,
                     attempts, st.ToString());
@@ -181,8 +182,9 @@ Result<int> EventBus::Pass(Consumer& c) {
   }
 
   // 2. New events after the position.
-  VENTROS_ASSIGN_OR_RETURN(auto pos_rows, query("SELECT position FROM event_consumers WHERE name = $1",
-                                                {DbValue(c.name)}));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto pos_rows,
+      query("SELECT position FROM event_consumers WHERE name = $1", {DbValue(c.name)}));
   int64_t position = pos_rows.rows.at(0).GetInt(0);
   VENTROS_ASSIGN_OR_RETURN(
       auto rows, query(fmt::format("SELECT {} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -239,9 +241,10 @@ Result<int> EventBus::Pass(Consumer& c) {
     VENTROS_RETURN_IF_ERROR(tx.Commit());
   }
   if (c.lag) {
-    auto lag = query("SELECT COUNT(*) FROM events WHERE seq > (SELECT position FROM "
-                     "event_consumers WHERE name = $1)",
-                     {DbValue(c.name)});
+    auto lag = query(
+        "SELECT COUNT(*) FROM events WHERE seq > (SELECT position FROM "
+        "event_consumers WHERE name = $1)",
+        {DbValue(c.name)});
     if (lag.ok()) c.lag->Set(static_cast<double>(lag->rows[0].GetInt(0)));
   }
   // Position moves count as progress, so callers keep going over events they do not want.

@@ -160,10 +160,13 @@ int HttpStatusFor(StatusCode code) {
 }
 
 HttpResponse HttpResponse::FromStatus(const Status& status, std::string_view request_id) {
-  // Internal details stay in the logs, not in the answer.
-  std::string_view message = status.code() == StatusCode::kInternal
-                                 ? std::string_view("internal error")
-                                 : std::string_view(status.message());
+  // Internal details stay in the logs, not in the answer. So do the causes of Unavailable: they
+  // name hosts and database URLs the client has no business seeing.
+  std::string_view message = status.message();
+  if (status.code() == StatusCode::kInternal) message = "internal error";
+  if (status.code() == StatusCode::kUnavailable) {
+    message = "service temporarily unavailable; retry later";
+  }
   HttpResponse r = Error(HttpStatusFor(status.code()), StatusCodeName(status.code()), message,
                          request_id);
   if (status.code() == StatusCode::kUnauthenticated) {

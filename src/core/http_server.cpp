@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
@@ -11,13 +12,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <condition_variable>
+#include <cstdlib>
+#include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -34,6 +39,41 @@ using asio::use_awaitable;
 constexpr auto kTuple = asio::as_tuple(use_awaitable);
 
 namespace {
+
+// Accept errors (EMFILE, ENFILE, ENOBUFS) persist until something is freed: retry with backoff
+// instead of spinning, and log at most once per interval.
+constexpr std::chrono::milliseconds kAcceptBackoffFirst{100};
+constexpr std::chrono::milliseconds kAcceptBackoffMax{1000};
+constexpr std::chrono::seconds kAcceptLogInterval{1};
+// How much an idle connection reads at once while waiting for the next request.
+constexpr size_t kFirstReadBytes = 4096;
+constexpr size_t kMaxHeaderBytes = 64 * 1024;
+
+// The metrics label for a method: the client chooses the method, so anything unusual shares one
+// label instead of growing the label set without bound.
+std::string_view MethodLabel(std::string_view method) {
+  for (std::string_view known : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
+    if (method == known) return known;
+  }
+  return "OTHER";
+}
+
+// The path is client-controlled and percent-decoded: a %0a in it must not start a forged line in
+// text logs. Control characters are written as \xNN.
+std::string EscapeForLog(std::string_view text) {
+  auto is_control = [](unsigned char c) { return c < 0x20 || c == 0x7f; };
+  if (std::none_of(text.begin(), text.end(), is_control)) return std::string(text);
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (unsigned char c : text) {
+    if (is_control(c)) {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
 
 bool ValidRequestId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
@@ -85,13 +125,29 @@ struct HttpServer::Impl {
         connections_open(m.GetGauge("ventros_http_connections_open", "HTTP connections open")) {}
 
   awaitable<void> Accept() {
+    std::chrono::milliseconds backoff{0};
+    std::optional<std::chrono::steady_clock::time_point> last_log;
+    int64_t unlogged_failures = 0;
     for (;;) {
       auto [ec, socket] = co_await acceptor->async_accept(kTuple);
       if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-        logger->warn("accept failed: {}", ec.message());
+        if (ec == asio::error::operation_aborted || !acceptor->is_open() || stopping) co_return;
+        backoff = backoff.count() == 0 ? kAcceptBackoffFirst
+                                       : std::min(backoff * 2, kAcceptBackoffMax);
+        auto now = std::chrono::steady_clock::now();
+        if (!last_log || now - *last_log >= kAcceptLogInterval) {
+          logger->warn("accept failed: {}; retrying in {} ms ({} more failures since the last report)",
+                       ec.message(), backoff.count(), unlogged_failures);
+          last_log = now;
+          unlogged_failures = 0;
+        } else {
+          ++unlogged_failures;
+        }
+        asio::steady_timer pause(io, backoff);
+        co_await pause.async_wait(kTuple);
         continue;
       }
+      backoff = std::chrono::milliseconds(0);
       if (stopping) co_return;
       auto strand = asio::make_strand(io);
       auto state = std::make_shared<ConnState>(ConnState{nullptr, strand, false});
@@ -168,7 +224,9 @@ struct HttpServer::Impl {
     std::string status = std::to_string(res.status);
     metrics
         .GetCounter("ventros_http_requests_total", "HTTP requests by route and status",
-                    {{"method", req.method}, {"route", route}, {"status", status}})
+                    {{"method", std::string(MethodLabel(req.method))},
+                     {"route", route},
+                     {"status", status}})
         .Inc();
     metrics
         .GetHistogram("ventros_http_request_duration_seconds", "HTTP request latency by route",
@@ -176,12 +234,13 @@ struct HttpServer::Impl {
         .Observe(seconds);
     if (options.log_requests || res.status >= 500) {
       auto level = res.status >= 500 ? spdlog::level::err : spdlog::level::info;
+      std::string path = EscapeForLog(req.path);
       if (res.log_detail.empty()) {
         logger->log(level, "request_id={} method={} path={} status={} duration_ms={:.3f}",
-                    req.request_id, req.method, req.path, res.status, seconds * 1000);
+                    req.request_id, req.method, path, res.status, seconds * 1000);
       } else {
         logger->log(level, "request_id={} method={} path={} status={} duration_ms={:.3f} error={}",
-                    req.request_id, req.method, req.path, res.status, seconds * 1000,
+                    req.request_id, req.method, path, res.status, seconds * 1000,
                     res.log_detail);
       }
     }
@@ -230,10 +289,18 @@ struct HttpServer::Impl {
       if (stopping) break;
       http::request_parser<http::string_body> parser;
       parser.body_limit(options.body_limit_bytes);
-      parser.header_limit(64 * 1024);
+      parser.header_limit(kMaxHeaderBytes);
       stream.expires_after(options.read_timeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
+      if (buffer.size() == 0) {
+        // Idle until the first byte of the next request: only this wait may be cancelled by a
+        // graceful stop. Once a byte arrived, the request is in flight and gets its answer.
+        auto [first_ec, first_n] =
+            co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), kTuple);
+        if (first_ec) break;  // closed by the client, idle timeout, or stopping
+        buffer.commit(first_n);
+      }
       state->busy = true;
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kTuple);
       if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted ||
           ec == beast::error::timeout || ec == asio::error::connection_reset ||
           ec == asio::error::eof) {
@@ -329,6 +396,13 @@ void HttpServer::StopOnSignals() {
   s.signals->async_wait([this](const boost::system::error_code& ec, int sig) {
     if (ec) return;
     impl_->logger->info("received signal {}, stopping", sig);
+    // A second signal means the operator does not want to wait for the grace period.
+    impl_->signals->async_wait([this](const boost::system::error_code& again, int sig2) {
+      if (again) return;
+      impl_->logger->error("received signal {} again while stopping; exiting now", sig2);
+      impl_->logger->flush();
+      std::_Exit(1);
+    });
     // Stop joins the I/O threads, so it must not run on one of them.
     std::thread([this] { Stop(); }).detach();
   });
@@ -343,12 +417,18 @@ void HttpServer::Stop() {
     return;
   }
   s.stopping = true;
-  asio::post(s.io, [&s] {
+  // Close the listening socket before going on, so no connection is accepted once Stop returns
+  // (with io.stop() below, a merely posted close might never run). Signals stay armed: a second
+  // SIGTERM/SIGINT during the grace period exits at once.
+  std::promise<void> acceptor_closed;
+  asio::post(s.io, [&s, &acceptor_closed] {
     boost::system::error_code ignored;
     if (s.acceptor) s.acceptor->close(ignored);
-    if (s.signals) s.signals->cancel(ignored);
+    acceptor_closed.set_value();
   });
-  // Close idle connections; busy ones close after writing their response.
+  acceptor_closed.get_future().wait();
+  // Close idle connections (no byte of a next request yet); busy ones close after writing their
+  // response.
   {
     std::lock_guard lock(s.mu);
     for (auto& [id, state] : s.conns) {

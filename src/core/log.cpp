@@ -8,10 +8,63 @@
 
 namespace ventros::core {
 
+namespace {
+
+constexpr std::string_view kReplacement = "\\ufffd";  // U+FFFD, written as a JSON escape
+
+// Length of the well-formed UTF-8 sequence at the start of `text` (Unicode 15, table 3-7:
+// no overlong forms, no surrogates, nothing above U+10FFFF), or 0 when it is not one. `prefix`
+// receives how many bytes form the longest valid beginning of a sequence (at least 1), which is
+// what one U+FFFD replaces.
+size_t Utf8SequenceLength(std::string_view text, size_t* prefix) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  *prefix = 1;
+  size_t length = 0;
+  unsigned char second_min = 0x80, second_max = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) second_min = 0xA0;  // overlong below U+0800
+    if (lead == 0xED) second_max = 0x9F;  // UTF-16 surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) second_min = 0x90;  // overlong below U+10000
+    if (lead == 0xF4) second_max = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;  // a continuation byte, C0/C1 (overlong) or F5..FF
+  }
+  for (size_t i = 1; i < length; ++i) {
+    if (i >= text.size()) return 0;  // truncated
+    const unsigned char min = i == 1 ? second_min : 0x80;
+    const unsigned char max = i == 1 ? second_max : 0xBF;
+    if (byte(i) < min || byte(i) > max) return 0;
+    *prefix = i + 1;
+  }
+  return length;
+}
+
+}  // namespace
+
 std::string JsonEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 8);
-  for (unsigned char c : text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      size_t prefix = 1;
+      const size_t length = Utf8SequenceLength(text.substr(i), &prefix);
+      if (length == 0) {
+        out += kReplacement;
+        i += prefix;
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -25,6 +78,7 @@ std::string JsonEscape(std::string_view text) {
           out.push_back(static_cast<char>(c));
         }
     }
+    ++i;
   }
   return out;
 }

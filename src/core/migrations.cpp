@@ -19,6 +19,22 @@ std::string VersionOf(std::string_view name) {
 // Several instances may start at once against one PostgreSQL: serialise them.
 constexpr int64_t kPgAdvisoryLockKey = 7420117;
 
+// Versions identify migrations in schema_migrations, so two files sharing one would make the
+// second invisible. `files` is sorted by name.
+Status CheckUniqueVersions(const std::vector<EmbeddedFile>& files) {
+  std::map<std::string, std::string_view> seen;
+  for (const auto& f : files) {
+    auto [it, inserted] = seen.emplace(VersionOf(f.name), f.name);
+    if (!inserted) {
+      return Status::InvalidArgument(
+          fmt::format("migrations {} and {} have the same version {}; give each migration its own "
+                      "NNNN prefix",
+                      it->second, f.name, it->first));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Migrator::Migrator(Database& db, std::vector<EmbeddedFile> files, const Clock& clock)
@@ -41,6 +57,7 @@ Status Migrator::EnsureTable(Connection& conn) {
 }
 
 Result<std::vector<MigrationStatus>> Migrator::List() {
+  VENTROS_RETURN_IF_ERROR(CheckUniqueVersions(files_));
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_RETURN_IF_ERROR(EnsureTable(*conn));
   VENTROS_ASSIGN_OR_RETURN(auto rows,
@@ -102,6 +119,7 @@ Status Migrator::Verify(const std::vector<MigrationStatus>& statuses) {
 }
 
 Result<std::vector<std::string>> Migrator::Apply() {
+  VENTROS_RETURN_IF_ERROR(CheckUniqueVersions(files_));
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   bool pg = db_.engine() == DbEngine::kPostgres;
   if (pg) {
@@ -148,6 +166,19 @@ Result<std::vector<std::string>> Migrator::Apply() {
     std::string version = VersionOf(f.name);
     if (applied.count(version)) continue;
     VENTROS_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*conn));
+    // SQLite has no advisory lock: another process may have applied this migration since the
+    // list was read. The write transaction excludes it now, so look again.
+    VENTROS_ASSIGN_OR_RETURN(
+        auto again,
+        conn->Query("SELECT checksum FROM schema_migrations WHERE version = $1", {DbValue(version)}));
+    if (!again.empty()) {
+      if (again.rows[0].GetText(0) != Sha256Hex(f.content)) {
+        return Status::Conflict(fmt::format(
+            "migration {} was applied meanwhile by another process with a different text",
+            f.name));
+      }
+      continue;  // the transaction rolls back; nothing was changed
+    }
     Status st = conn->ExecScript(f.content);
     if (!st.ok()) return st.WithContext(fmt::format("migration {} failed", f.name));
     auto rec = conn->Query(

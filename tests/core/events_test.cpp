@@ -1,13 +1,14 @@
 // The durable event bus on both engines: outbox in the writer's transaction, positions,
 // at-least-once, order per key, retries with backoff, dead letters.
 
+#include "ventros/core/events.hpp"
+
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
 #include <map>
 
 #include "support/test_db.hpp"
-#include "ventros/core/events.hpp"
 
 using namespace ventros::core;
 using ventros::testing::TestDb;
@@ -32,7 +33,8 @@ void Append(Database& db, const Clock& clock, Event e, bool commit = true) {
 }
 }  // namespace
 
-VENTROS_DB_TEST("EventBus: delivers committed events in order, never rolled-back ones", "[events]") {
+VENTROS_DB_TEST("EventBus: delivers committed events in order, never rolled-back ones",
+                "[events]") {
   TestDb tdb(engine);
   auto db = tdb.OpenMigrated();
   VirtualClock clock;
@@ -67,9 +69,11 @@ VENTROS_DB_TEST("EventBus: consumers filter by type and keep their own positions
   int messages = 0, all = 0;
   ConsumerOptions only;
   only.types = {"message.received"};
-  bus.Subscribe("messages", [&](const Event&) { return ++messages, Status::Ok(); }, only);
+  bus.Subscribe(
+      "messages", [&](const Event&) { return ++messages, Status::Ok(); }, only);
   bus.Subscribe("everything", [&](const Event&) { return ++all, Status::Ok(); });
-  for (int i = 0; i < 5; ++i) Append(*db, clock, Make(i % 2 ? "message.received" : "contact.created", "k"));
+  for (int i = 0; i < 5; ++i)
+    Append(*db, clock, Make(i % 2 ? "message.received" : "contact.created", "k"));
   REQUIRE(bus.RunUntilIdle("messages").ok());
   CHECK(messages == 2);
   CHECK(all == 0);

@@ -3,8 +3,15 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <spdlog/sinks/base_sink.h>
+#include <sys/resource.h>
+
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "support/raw_socket.hpp"
@@ -12,6 +19,7 @@
 #include "ventros/core/http_client.hpp"
 #include "ventros/core/http_server.hpp"
 #include "ventros/core/ids.hpp"
+#include "ventros/core/log.hpp"
 
 using namespace ventros::core;
 using ventros::testing::ParseJson;
@@ -226,6 +234,11 @@ TEST_CASE("HttpServer: stop lets an in-flight request finish, then refuses conne
   auto stopping = std::async(std::launch::async, [&] { f.server->Stop(); });
   // Stop waits for the in-flight request.
   CHECK(stopping.wait_for(std::chrono::milliseconds(100)) == std::future_status::timeout);
+  // The idle connection is closed by the server right away, not after the grace period: the
+  // in-flight request is still blocked here.
+  bool idle_closed = false;
+  idle.ReadAll(&idle_closed);
+  CHECK(idle_closed);
   gate->release.set_value();
   auto res = slow.get();
   REQUIRE(res.ok());
@@ -269,4 +282,173 @@ TEST_CASE("HttpServer: a client still sending an oversized body receives the 413
     REQUIRE(res.ok());
     CHECK(res->status == 413);
   }
+}
+
+TEST_CASE("HttpServer: stop answers a request that was partly received when it began", "[http]") {
+  // Regression: a connection only counted as busy once its whole request was read, so a graceful
+  // stop cancelled requests still arriving.
+  HttpServerOptions opts;
+  opts.io_threads = 1;  // one I/O thread runs handlers in order: see the round trip below
+  Fixture f(opts);
+  f.Start();
+  RawSocket idle(f.server->port());
+  RawSocket partial(f.server->port());
+  REQUIRE(idle.connected());
+  REQUIRE(partial.connected());
+  const std::string body = "0123456789abcdef";
+  REQUIRE(partial.Send(fmt::format("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}",
+                                   body.size(), body.substr(0, 6))));
+  // When this round trip is over, the single I/O thread has also read the bytes sent above.
+  CHECK(f.Get("/inline").status == 200);
+  auto stopping = std::async(std::launch::async, [&] { f.server->Stop(); });
+  // Stop closes the idle connection...
+  bool idle_closed = false;
+  idle.ReadAll(&idle_closed);
+  CHECK(idle_closed);
+  // ...but the request under way is read to its end and answered.
+  REQUIRE(partial.Send(body.substr(6)));
+  bool closed = false;
+  std::string reply = partial.ReadAll(&closed);
+  CHECK_THAT(reply, Catch::StartsWith("HTTP/1.1 200"));
+  CHECK_THAT(reply, Catch::EndsWith(body));
+  CHECK_THAT(reply, Catch::Contains("Connection: close"));
+  CHECK(closed);
+  stopping.get();
+}
+
+TEST_CASE("HttpServer: no connection is accepted once Stop has returned", "[http]") {
+  // Regression: Stop only posted the close of the listening socket and stopped the I/O threads,
+  // so the close could be skipped and the kernel kept accepting into the backlog.
+  for (int i = 0; i < 10; ++i) {
+    Fixture f;
+    f.Start();
+    uint16_t port = f.server->port();
+    f.server->Stop();
+    RawSocket after(port);
+    CHECK_FALSE(after.connected());
+  }
+}
+
+TEST_CASE("HttpServer: methods outside the standard set share one metrics label", "[http]") {
+  Fixture f;
+  f.Start();
+  RawSocket s(f.server->port());
+  REQUIRE(s.connected());
+  s.Send("FROBNICATE /hello/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK_THAT(s.ReadAll(), Catch::StartsWith("HTTP/1.1 405"));
+  std::string text = f.metrics.RenderPrometheus();
+  CHECK_THAT(text, Catch::Contains(
+                       R"x(ventros_http_requests_total{method="OTHER",route="(unrouted)",status="405"} 1)x"));
+  CHECK(text.find("FROBNICATE") == std::string::npos);
+}
+
+namespace {
+
+// Counts log messages that contain a phrase.
+class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit CountingSink(std::string phrase) : phrase_(std::move(phrase)) {}
+  int count() const { return count_.load(); }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string_view text(msg.payload.data(), msg.payload.size());
+    if (text.find(phrase_) != std::string_view::npos) ++count_;
+  }
+  void flush_() override {}
+
+ private:
+  std::string phrase_;
+  std::atomic<int> count_{0};
+};
+
+}  // namespace
+
+TEST_CASE("HttpServer: accept errors (out of file descriptors) back off instead of spinning",
+          "[http]") {
+  auto sink = std::make_shared<CountingSink>("accept failed");
+  auto logger = std::make_shared<spdlog::logger>("accept-test", sink);
+  Router router;
+  router.Add("GET", "/inline", [](HttpRequest&) { return HttpResponse::Json(200, "{}"); },
+             {.execution = Execution::kInline});
+  MetricsRegistry metrics;
+  HttpServerOptions opts;
+  opts.host = "127.0.0.1";
+  opts.port = 0;
+  opts.log_requests = false;
+  HttpServer server(opts, router, logger, metrics);
+  REQUIRE(server.Start().ok());
+
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  struct Restore {
+    rlimit limit;
+    ~Restore() { ::setrlimit(RLIMIT_NOFILE, &limit); }
+  } restore{saved};
+  // Leave room for exactly one more descriptor: the client's socket. The server's accept of that
+  // connection then fails with EMFILE until the limit is restored.
+  int lowest_free = ::open("/dev/null", O_RDONLY);
+  REQUIRE(lowest_free >= 0);
+  ::close(lowest_free);
+  rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+
+  const auto start = std::chrono::steady_clock::now();
+  RawSocket client(server.port());
+  const auto deadline = start + std::chrono::seconds(10);
+  while (sink->count() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Watch the failing accepts for a while: a busy loop logs thousands of lines in this time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int logged = sink->count();
+  const double watched = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+
+  REQUIRE(client.connected());
+  CHECK(logged >= 1);
+  // At most one report per second (plus the first).
+  CHECK(logged <= 2 + static_cast<int>(watched));
+  // Once descriptors are available again, the waiting connection is accepted and served.
+  REQUIRE(client.Send("GET /inline HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  bool closed = false;
+  CHECK_THAT(client.ReadAll(&closed), Catch::StartsWith("HTTP/1.1 200"));
+  server.Stop();
+}
+
+TEST_CASE("HttpServer: control characters in the path cannot forge text log lines",
+          "[http][log]") {
+  ventros::testing::TempDir dir;
+  Config::Log cfg;
+  cfg.format = "text";
+  cfg.level = "info";
+  cfg.file = dir.path() + "/requests.log";
+  auto logger = MakeLogger(cfg);
+  REQUIRE(logger.ok());
+  Router router;
+  router.Add("GET", "/hello/{name}", [](HttpRequest&) { return HttpResponse::Json(200, "{}"); });
+  MetricsRegistry metrics;
+  HttpServerOptions opts;
+  opts.host = "127.0.0.1";
+  opts.port = 0;
+  opts.log_requests = true;
+  HttpServer server(opts, router, *logger, metrics);
+  REQUIRE(server.Start().ok());
+  HttpClient client;
+  HttpClientRequest r;
+  r.url = fmt::format("http://127.0.0.1:{}/hello/x%0d%0a2026-01-01T00:00:00.000Z%20info%20forged%09%7f",
+                      server.port());
+  auto res = client.Send(r);
+  REQUIRE(res.ok());
+  CHECK(res->status == 200);
+  server.Stop();
+  (*logger)->flush();
+
+  std::ifstream in(cfg.file);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 1);
+  CHECK_THAT(lines[0],
+             Catch::Contains(R"(path=/hello/x\x0d\x0a2026-01-01T00:00:00.000Z info forged\x09\x7f status=200)"));
 }

@@ -269,6 +269,24 @@ TEST_CASE("HTTP: errors are JSON with code, message and request id", "[core][htt
   CHECK(HttpStatusFor(StatusCode::kAlreadyExists) == 409);
 }
 
+TEST_CASE("HTTP: 503 answers are generic; the cause (hosts, database URLs) goes to the log only",
+          "[core][http]") {
+  const std::string cause =
+      "cannot connect to postgres://ventros:***@db.internal:5432/ventros: connection refused";
+  auto r = HttpResponse::FromStatus(Status::Unavailable(cause), "rid-3");
+  CHECK(r.status == 503);
+  auto v = ventros::testing::ParseJson(r.body);
+  CHECK(v.at("error").at("code") == "unavailable");
+  CHECK(v.at("error").at("message") == "service temporarily unavailable; retry later");
+  CHECK(v.at("error").at("request_id") == "rid-3");
+  CHECK(r.body.find("db.internal") == std::string::npos);
+  CHECK(r.body.find("postgres") == std::string::npos);
+  CHECK(r.log_detail == cause);
+  bool retry_after = false;
+  for (const auto& [name, value] : r.headers) retry_after |= name == "Retry-After" && value == "1";
+  CHECK(retry_after);
+}
+
 TEST_CASE("Log: JSON lines escape the message", "[core]") {
   ventros::testing::TempDir dir;
   Config::Log cfg;
@@ -284,4 +302,46 @@ TEST_CASE("Log: JSON lines escape the message", "[core]") {
   auto v = ventros::testing::ParseJson(line);
   CHECK(v.at("level") == "info");
   CHECK(v.at("msg") == "request_id=abc said \"hi\"\n");
+}
+
+TEST_CASE("Log: JsonEscape keeps valid UTF-8 and replaces invalid sequences with U+FFFD",
+          "[core]") {
+  const std::string kBad = "\\ufffd";
+  // Valid text of every length passes through unchanged.
+  CHECK(JsonEscape("olá ✓ 😀 \x7f") == "olá ✓ 😀 \x7f");
+  CHECK(JsonEscape("\xf4\x8f\xbf\xbf") == "\xf4\x8f\xbf\xbf");  // U+10FFFF, the last code point
+  CHECK(JsonEscape("\xed\x9f\xbf") == "\xed\x9f\xbf");          // U+D7FF, just below surrogates
+  // Stray and impossible bytes.
+  CHECK(JsonEscape("a\xff" "b") == "a" + kBad + "b");
+  CHECK(JsonEscape("\x80") == kBad);
+  CHECK(JsonEscape("\xf5\x80\x80\x80") == kBad + kBad + kBad + kBad);
+  // Overlong forms ('/' as two and three bytes, U+FFFF as four).
+  CHECK(JsonEscape("\xc0\xaf") == kBad + kBad);
+  CHECK(JsonEscape("\xe0\x80\xaf") == kBad + kBad + kBad);
+  CHECK(JsonEscape("\xf0\x8f\xbf\xbf") == kBad + kBad + kBad + kBad);
+  // UTF-16 surrogates encoded as UTF-8, and code points above U+10FFFF.
+  CHECK(JsonEscape("\xed\xa0\x80") == kBad + kBad + kBad);
+  CHECK(JsonEscape("\xf4\x90\x80\x80") == kBad + kBad + kBad + kBad);
+  // A truncated sequence is one replacement, and the next character survives.
+  CHECK(JsonEscape("\xe2\x9c") == kBad);
+  CHECK(JsonEscape("\xe2\x9c" "x") == kBad + "x");
+  CHECK(JsonEscape("\xf0\x9f\x98" "\xe2\x9c\x93") == kBad + "\xe2\x9c\x93");
+  // Control characters are still escaped.
+  CHECK(JsonEscape("\"\\\n\x01") == "\\\"\\\\\\n\\u0001");
+}
+
+TEST_CASE("Log: JSON lines stay valid JSON when the message holds invalid UTF-8", "[core]") {
+  ventros::testing::TempDir dir;
+  Config::Log cfg;
+  cfg.format = "json";
+  cfg.file = dir.path() + "/log.jsonl";
+  auto logger = MakeLogger(cfg);
+  REQUIRE(logger.ok());
+  (*logger)->info("path=/x{}y", std::string("\xc3\x28\xed\xa0\x80\xff"));
+  (*logger)->flush();
+  std::ifstream in(cfg.file);
+  std::string line;
+  std::getline(in, line);
+  auto v = ventros::testing::ParseJson(line);  // Boost.JSON rejects invalid UTF-8
+  CHECK(v.at("msg") == "path=/x\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy");
 }

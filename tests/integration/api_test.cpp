@@ -5,9 +5,13 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "support/test_db.hpp"
+#include "ventros/core/clock.hpp"
+#include "ventros/core/crypto.hpp"
 #include "ventros/core/embedded.hpp"
 #include "ventros/crm/tenants.hpp"
 
@@ -19,6 +23,39 @@ namespace json = boost::json;
 namespace {
 std::string ErrorCode(const TestServer::Reply& r) {
   return std::string(ParseJson(r.body).at("error").at("code").as_string());
+}
+
+// The migrated test database, opened so that its PostgreSQL sessions carry `application_name`
+// (the tests below find the sessions waiting on a lock by it).
+std::unique_ptr<ventros::core::Database> OpenNamed(const TestDb& tdb, const std::string& app) {
+  tdb.OpenMigrated();
+  ventros::core::DatabaseOptions opts;
+  opts.url = tdb.url();
+  if (tdb.engine() == ventros::core::DbEngine::kPostgres) {
+    opts.url += (opts.url.find('?') == std::string::npos ? "?" : "&") + ("application_name=" + app);
+  }
+  opts.pool_size = 4;
+  opts.acquire_timeout = std::chrono::seconds(20);
+  opts.busy_timeout = std::chrono::seconds(20);
+  auto db = ventros::core::Database::Open(opts);
+  INFO(db.status().ToString());
+  REQUIRE(db.ok());
+  return std::move(db).value();
+}
+
+// Waits (with a generous bound) until `count` sessions named `app` wait on a lock.
+bool WaitForPgLockWaiters(ventros::core::Connection& probe, const std::string& app, int count) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto rows = probe.Query(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 "
+        "AND wait_event_type = 'Lock'",
+        {ventros::core::DbValue(app)});
+    REQUIRE(rows.ok());
+    if (rows->rows[0].GetInt(0) >= count) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
 }
 }  // namespace
 
@@ -98,6 +135,108 @@ VENTROS_DB_TEST("API: the last admin key cannot be revoked", "[api]") {
   CHECK(r.status == 409);
   CHECK(ErrorCode(r) == "conflict");
   CHECK(s.Call("GET", "/v1/tenant", s.admin_key()).status == 200);
+}
+
+TEST_CASE("TenantService: concurrent revokes of the last two admin keys leave one (postgres)",
+          "[api][pg]") {
+  // Regression: on PostgreSQL both revokes counted two active admin keys and both succeeded,
+  // locking the tenant out.
+  using namespace ventros::core;
+  using ventros::crm::TenantService;
+  TestDb tdb(DbEngine::kPostgres);
+  const std::string app = "ventros_revoke_" + RandomHex(6);
+  auto db = OpenNamed(tdb, app);
+  SystemClock clock;
+  TenantService service(*db, clock);
+  auto created = service.CreateTenant("race");
+  REQUIRE(created.ok());
+  const auto tenant = created->first.id;
+  auto second = service.CreateApiKey(tenant, Role::kAdmin, "second admin");
+  REQUIRE(second.ok());
+  const ventros::crm::ApiKeyId first_id = created->second.key.id;
+  const ventros::crm::ApiKeyId second_id = second->key.id;
+
+  // Holding both key rows stops each revoke at its UPDATE, after it counted the admin keys: both
+  // revokes are in flight together, whatever the thread timing.
+  auto holder = db->Acquire();
+  REQUIRE(holder.ok());
+  REQUIRE((*holder)->Begin().ok());
+  REQUIRE((*holder)
+              ->Query("SELECT id FROM api_keys WHERE tenant_id = $1 FOR UPDATE",
+                      {DbValue(tenant.str())})
+              .ok());
+  Result<ventros::crm::ApiKey> a = Status::Internal("not run");
+  Result<ventros::crm::ApiKey> b = Status::Internal("not run");
+  std::thread ta([&] { a = service.RevokeApiKey(tenant, first_id); });
+  std::thread tb([&] { b = service.RevokeApiKey(tenant, second_id); });
+  auto probe = db->Acquire();
+  REQUIRE(probe.ok());
+  bool both_waiting = WaitForPgLockWaiters(**probe, app, 2);
+  REQUIRE((*holder)->Rollback().ok());
+  ta.join();
+  tb.join();
+  REQUIRE(both_waiting);
+
+  INFO("first: " << a.status().ToString() << "; second: " << b.status().ToString());
+  CHECK(a.ok() != b.ok());  // exactly one revoke wins
+  const Status& refused = a.ok() ? b.status() : a.status();
+  CHECK(refused.code() == StatusCode::kConflict);
+  auto keys = service.ListApiKeys(tenant);
+  REQUIRE(keys.ok());
+  int active_admins = 0;
+  for (const auto& k : *keys) active_admins += (k.role == Role::kAdmin && !k.revoked_at) ? 1 : 0;
+  CHECK(active_admins == 1);
+}
+
+VENTROS_DB_TEST("TenantService: instances starting together create exactly one default tenant",
+                "[api]") {
+  // Regression: the count and the create ran in separate transactions, so two instances
+  // starting at once both saw no tenant and both created one.
+  using namespace ventros::core;
+  using ventros::crm::TenantService;
+  TestDb tdb(engine);
+  const std::string app = "ventros_bootstrap_" + RandomHex(6);
+  auto db = OpenNamed(tdb, app);
+  SystemClock clock;
+  TenantService service(*db, clock);
+
+  // Block tenant inserts (not reads) so both calls are in flight before either can create.
+  auto holder = db->Acquire();
+  REQUIRE(holder.ok());
+  REQUIRE((*holder)->Begin().ok());  // SQLite: BEGIN IMMEDIATE holds the write lock
+  if (engine == DbEngine::kPostgres) {
+    REQUIRE((*holder)->Query("LOCK TABLE tenants IN SHARE MODE").ok());
+  }
+  using Ensured = Result<std::optional<std::pair<ventros::crm::Tenant, ventros::crm::CreatedApiKey>>>;
+  Ensured a = Status::Internal("not run");
+  Ensured b = Status::Internal("not run");
+  std::thread ta([&] { a = service.EnsureDefaultTenant("default"); });
+  std::thread tb([&] { b = service.EnsureDefaultTenant("default"); });
+  bool both_started = false;
+  if (engine == DbEngine::kPostgres) {
+    auto probe = db->Acquire();
+    REQUIRE(probe.ok());
+    both_started = WaitForPgLockWaiters(**probe, app, 2);
+  } else {
+    // SQLite cannot show who waits for its lock; both calls holding a connection is the sign.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!both_started && std::chrono::steady_clock::now() < deadline) {
+      both_started = db->Stats().in_use >= 3;
+      if (!both_started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  REQUIRE((*holder)->Rollback().ok());
+  ta.join();
+  tb.join();
+  REQUIRE(both_started);
+
+  INFO("first: " << a.status().ToString() << "; second: " << b.status().ToString());
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a->has_value() != b->has_value());  // exactly one created the tenant
+  auto tenants = service.ListTenants();
+  REQUIRE(tenants.ok());
+  CHECK(tenants->size() == 1);
 }
 
 VENTROS_DB_TEST("API: auth matrix — 401 without a valid key, 403 for the wrong role, 404 across tenants",

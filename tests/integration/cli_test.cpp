@@ -89,7 +89,11 @@ VENTROS_DB_TEST("CLI: migrate applies and reports status", "[cli][migrations]") 
 TEST_CASE("CLI: every verb has --help with an example", "[cli]") {
   std::vector<std::vector<std::string>> verbs = {
       {},          {"serve"},           {"migrate"},         {"tenant"},          {"tenant", "create"},
-      {"tenant", "list"}, {"apikey"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"}};
+      {"tenant", "list"}, {"apikey"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"},
+      {"channel"}, {"channel", "add-waha"}, {"channel", "list"}, {"contact"}, {"contact", "list"},
+      {"session"}, {"session", "list"}, {"message"}, {"message", "send"}, {"events"},
+      {"events", "list"}, {"events", "dead-letter"}, {"events", "dead-letter", "list"},
+      {"events", "dead-letter", "retry"}};
   for (auto verb : verbs) {
     verb.push_back("--help");
     auto r = Run(verb);
@@ -165,4 +169,56 @@ TEST_CASE("Config: http_client keys reach the outgoing HTTP client options", "[c
   CHECK(opts.max_retries == 5);
   CHECK(opts.request_timeout == std::chrono::milliseconds(1234));
   CHECK(opts.connect_timeout == std::chrono::milliseconds(5000));
+}
+
+VENTROS_DB_TEST("CLI: channel, contact, session, message and events verbs", "[cli][messaging]") {
+  TestDb db(engine);
+  auto created = Run({"tenant", "create", "Acme", "--db", db.url(), "--json"});
+  REQUIRE(created.code == 0);
+  std::string tenant(ParseJson(created.out).at("tenant").at("id").as_string());
+
+  auto ch = Run({"channel", "add-waha", "--tenant", tenant, "--name", "Vendas", "--waha-url",
+                 "http://127.0.0.1:3000", "--waha-api-key", "k", "--hmac-secret", "s",
+                 "--public-url", "https://crm.example.com", "--db", db.url(), "--json"});
+  INFO(ch.err);
+  REQUIRE(ch.code == 0);
+  auto chv = ParseJson(ch.out);
+  std::string channel_id(chv.at("id").as_string());
+  CHECK(chv.at("webhook_url").as_string() == "https://crm.example.com/webhooks/waha/" + channel_id);
+  CHECK(ch.out.find("\"k\"") == std::string::npos);  // the API key is not printed
+  auto text = Run({"channel", "add-waha", "--tenant", tenant, "--name", "Suporte", "--waha-url",
+                   "http://127.0.0.1:3001", "--waha-api-key", "k2", "--db", db.url()});
+  REQUIRE(text.code == 0);
+  CHECK_THAT(text.out, Catch::Contains("/webhooks/waha/"));
+  CHECK_THAT(text.out, Catch::Contains("No HMAC secret"));
+  auto channels = Run({"channel", "list", "--tenant", tenant, "--db", db.url(), "--json"});
+  REQUIRE(channels.code == 0);
+  CHECK(ParseJson(channels.out).at("items").as_array().size() == 2);
+
+  auto sent = Run({"message", "send", "--tenant", tenant, "--chat-id", "+55 11 98765-4321",
+                   "--text", "Olá!", "--db", db.url(), "--json"});
+  INFO(sent.err);
+  REQUIRE(sent.code == 0);
+  CHECK(ParseJson(sent.out).at("status") == "queued");
+  CHECK(ParseJson(sent.out).at("chat_id") == "5511987654321@c.us");
+  auto contacts = Run({"contact", "list", "--tenant", tenant, "--query", "98765", "--db", db.url(), "--json"});
+  REQUIRE(contacts.code == 0);
+  CHECK(ParseJson(contacts.out).at("items").as_array().size() == 1);
+  auto sessions = Run({"session", "list", "--tenant", tenant, "--status", "active", "--db", db.url(), "--json"});
+  REQUIRE(sessions.code == 0);
+  CHECK(ParseJson(sessions.out).at("items").as_array().size() == 1);
+
+  auto events = Run({"events", "list", "--type", "message.send_requested", "--db", db.url(), "--json"});
+  REQUIRE(events.code == 0);
+  CHECK(ParseJson(events.out).at("items").as_array().size() == 1);
+  auto dead = Run({"events", "dead-letter", "list", "--db", db.url(), "--json"});
+  REQUIRE(dead.code == 0);
+  CHECK(ParseJson(dead.out).at("items").as_array().empty());
+  auto retry = Run({"events", "dead-letter", "retry", "01936f2e-0000-7000-8000-000000000000", "--db", db.url()});
+  CHECK(retry.code == 1);
+  auto both = Run({"message", "send", "--tenant", tenant, "--text", "x", "--db", db.url()});
+  CHECK(both.code == 2);
+  auto other_tenant = Run({"channel", "list", "--tenant", "01936f2e-0000-7000-8000-000000000000", "--db", db.url()});
+  CHECK(other_tenant.code == 1);
+  CHECK_THAT(other_tenant.err, Catch::Contains("not found"));
 }

@@ -29,8 +29,8 @@
 namespace ventros::core {
 
 struct Event {
-  int64_t seq = 0;  // assigned by the outbox, increasing in commit order
-  std::string id;   // UUIDv7
+  int64_t seq = 0;   // assigned by the outbox, increasing in commit order
+  std::string id;    // UUIDv7
   std::string type;  // "message.received"
   std::string tenant_id;
   std::string key;  // ordering key: events with the same key are delivered in order
@@ -93,7 +93,8 @@ class EventBus {
   void Notify();
 
   // Runs one pass of a consumer: due retries, then new events. Returns its progress (handler
-  // calls plus events the position moved over; 0 means idle). For tests and tools; do not mix with Start() for the same consumer.
+  // calls plus events the position moved over; 0 means idle). For tests and tools; do not mix with
+  // Start() for the same consumer.
   Result<int> RunOnce(const std::string& consumer);
   // Runs passes until one makes no progress (deliveries waiting for a later retry time stay
   // waiting).

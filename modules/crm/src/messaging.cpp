@@ -13,9 +13,7 @@ namespace json = core::json;
 
 namespace {
 
-DbValue Opt(const std::optional<std::string>& v) {
-  return v ? DbValue(*v) : DbValue(nullptr);
-}
+DbValue Opt(const std::optional<std::string>& v) { return v ? DbValue(*v) : DbValue(nullptr); }
 DbValue Opt(const std::optional<int64_t>& v) { return v ? DbValue(*v) : DbValue(nullptr); }
 
 constexpr const char* kChannelCols =
@@ -148,8 +146,9 @@ std::string TagsJson(const std::vector<std::string>& tags) {
 
 Status ValidText(const std::optional<std::string>& v, std::string_view field, size_t max,
                  bool required) {
-  if (!v) return required ? Status::InvalidArgument(fmt::format("field '{}' is required", field))
-                          : Status::Ok();
+  if (!v)
+    return required ? Status::InvalidArgument(fmt::format("field '{}' is required", field))
+                    : Status::Ok();
   if (required && v->empty()) {
     return Status::InvalidArgument(fmt::format("field '{}' must not be empty", field));
   }
@@ -165,8 +164,8 @@ Result<std::string> ValidPhone(const std::string& raw) {
     if (c >= '0' && c <= '9') {
       digits.push_back(c);
     } else if (c != '+' && c != ' ' && c != '-' && c != '(' && c != ')') {
-      return Status::InvalidArgument(fmt::format("phone '{}' has characters other than digits",
-                                                 raw));
+      return Status::InvalidArgument(
+          fmt::format("phone '{}' has characters other than digits", raw));
     }
   }
   if (digits.size() < 8 || digits.size() > 15) {
@@ -174,6 +173,16 @@ Result<std::string> ValidPhone(const std::string& raw) {
         fmt::format("phone '{}' must have 8 to 15 digits (E.164, country code first)", raw));
   }
   return digits;
+}
+
+// Makes user text match literally inside a LIKE pattern (with ESCAPE '\').
+std::string LikeEscape(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '%' || c == '_' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
 }
 
 int ClampLimit(int limit) { return std::clamp(limit, 1, 200); }
@@ -215,9 +224,8 @@ std::string MessagingService::BareMessageId(std::string_view waha_id) {
   size_t second = waha_id.find('_', first + 1);
   if (second == std::string_view::npos) return std::string(waha_id);
   size_t third = waha_id.find('_', second + 1);
-  return std::string(waha_id.substr(second + 1, third == std::string_view::npos
-                                                    ? std::string_view::npos
-                                                    : third - second - 1));
+  return std::string(waha_id.substr(
+      second + 1, third == std::string_view::npos ? std::string_view::npos : third - second - 1));
 }
 
 std::string MessagingService::NormalizeWaId(std::string_view wa_id) {
@@ -233,7 +241,8 @@ std::string MessagingService::NormalizeWaId(std::string_view wa_id) {
 std::string MessagingService::PhoneOf(std::string_view wa_id) {
   if (!wa_id.ends_with("@c.us")) return {};
   std::string_view user = wa_id.substr(0, wa_id.size() - 5);
-  if (user.empty() || !std::all_of(user.begin(), user.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (user.empty() ||
+      !std::all_of(user.begin(), user.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return {};
   }
   return std::string(user);
@@ -323,13 +332,14 @@ Result<Channel> MessagingService::GetChannel(const TenantId& tenant, const Chann
 }
 
 Result<Channel> MessagingService::GetChannelById(const ChannelId& id) {
-  if (!core::IsUuid(id.str())) return Status::NotFound(fmt::format("channel {} not found", id.str()));
+  if (!core::IsUuid(id.str()))
+    return Status::NotFound(fmt::format("channel {} not found", id.str()));
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(
       auto rows,
-      conn->Query(fmt::format("SELECT {} FROM channels WHERE id = $1 AND deleted_at IS NULL",
-                              kChannelCols),
-                  {DbValue(id.str())}));
+      conn->Query(
+          fmt::format("SELECT {} FROM channels WHERE id = $1 AND deleted_at IS NULL", kChannelCols),
+          {DbValue(id.str())}));
   if (rows.empty()) return Status::NotFound(fmt::format("channel {} not found", id.str()));
   return ChannelFromRow(rows.rows[0]);
 }
@@ -349,6 +359,9 @@ Result<Channel> MessagingService::UpdateChannel(const TenantId& tenant, const Ch
     c.waha_url = *in.waha_url;
     while (c.waha_url.ends_with('/')) c.waha_url.pop_back();
   }
+  VENTROS_RETURN_IF_ERROR(ValidText(in.waha_session, "waha_session", 200, false));
+  VENTROS_RETURN_IF_ERROR(ValidText(in.waha_api_key, "waha_api_key", 500, false));
+  VENTROS_RETURN_IF_ERROR(ValidText(in.hmac_secret, "hmac_secret", 500, false));
   if (in.waha_api_key) c.waha_api_key = *in.waha_api_key;
   if (in.waha_session) c.waha_session = in.waha_session->empty() ? "default" : *in.waha_session;
   if (in.hmac_secret) c.hmac_secret = *in.hmac_secret;
@@ -381,14 +394,15 @@ Status MessagingService::DeleteChannel(const TenantId& tenant, const ChannelId& 
 
 Status MessagingService::SetChannelStatus(core::Connection& conn, const Channel& channel,
                                           const std::string& status) {
-  VENTROS_ASSIGN_OR_RETURN(
-      auto rows, conn.Query("SELECT status FROM channels WHERE id = $1", {DbValue(channel.id.str())}));
+  VENTROS_ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT status FROM channels WHERE id = $1",
+                                                 {DbValue(channel.id.str())}));
   if (rows.empty()) return Status::NotFound("channel not found");
   std::string previous = rows.rows[0].GetText(0);
   if (previous == status) return Status::Ok();
   VENTROS_ASSIGN_OR_RETURN(
-      auto upd, conn.Query("UPDATE channels SET status = $1, updated_at = $2 WHERE id = $3",
-                           {DbValue(status), DbValue(clock_.NowMillis()), DbValue(channel.id.str())}));
+      auto upd,
+      conn.Query("UPDATE channels SET status = $1, updated_at = $2 WHERE id = $3",
+                 {DbValue(status), DbValue(clock_.NowMillis()), DbValue(channel.id.str())}));
   (void)upd;
   return Emit(conn, "channel.status_changed", channel.tenant_id, channel.id.str(),
               Json({{"channel_id", json::value(channel.id.str())},
@@ -400,7 +414,8 @@ Status MessagingService::SetChannelStatus(core::Connection& conn, const Channel&
 
 Result<Contact> MessagingService::LoadContact(core::Connection& conn, const TenantId& tenant,
                                               const ContactId& id) {
-  if (!core::IsUuid(id.str())) return Status::NotFound(fmt::format("contact {} not found", id.str()));
+  if (!core::IsUuid(id.str()))
+    return Status::NotFound(fmt::format("contact {} not found", id.str()));
   VENTROS_ASSIGN_OR_RETURN(
       auto rows, conn.Query(fmt::format("SELECT {} FROM contacts WHERE id = $1 AND tenant_id = $2",
                                         kContactCols),
@@ -408,8 +423,9 @@ Result<Contact> MessagingService::LoadContact(core::Connection& conn, const Tena
   if (rows.empty()) return Status::NotFound(fmt::format("contact {} not found", id.str()));
   Contact c = ContactFromRow(rows.rows[0]);
   VENTROS_ASSIGN_OR_RETURN(
-      auto ids, conn.Query("SELECT wa_id FROM contact_identities WHERE contact_id = $1 ORDER BY wa_id",
-                           {DbValue(id.str())}));
+      auto ids,
+      conn.Query("SELECT wa_id FROM contact_identities WHERE contact_id = $1 ORDER BY wa_id",
+                 {DbValue(id.str())}));
   for (const auto& r : ids.rows) c.wa_ids.push_back(r.GetText(0));
   return c;
 }
@@ -458,9 +474,10 @@ Result<Contact> MessagingService::CreateContact(const TenantId& tenant, const Co
   if (c.phone) {
     std::string wa = *c.phone + "@c.us";
     VENTROS_ASSIGN_OR_RETURN(
-        auto ident, conn->Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
-                                "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                {DbValue(tenant.str()), DbValue(wa), DbValue(c.id.str()), DbValue(now)}));
+        auto ident,
+        conn->Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
+                    "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    {DbValue(tenant.str()), DbValue(wa), DbValue(c.id.str()), DbValue(now)}));
     (void)ident;
     c.wa_ids.push_back(wa);
   }
@@ -483,6 +500,7 @@ Result<Contact> MessagingService::UpdateContact(const TenantId& tenant, const Co
   VENTROS_ASSIGN_OR_RETURN(Contact c, LoadContact(*conn, tenant, id));
   int64_t now = clock_.NowMillis();
   std::optional<std::string> old_stage = c.pipeline_stage;
+  std::optional<std::string> old_phone = c.phone;
   if (in.phone) {
     VENTROS_ASSIGN_OR_RETURN(std::string p, ValidPhone(*in.phone));
     c.phone = p;
@@ -507,16 +525,25 @@ Result<Contact> MessagingService::UpdateContact(const TenantId& tenant, const Co
       "stage_entered_at = $11, updated_at = $12 WHERE id = $13 AND tenant_id = $14",
       {Opt(c.phone), DbValue(c.name), DbValue(TagsJson(c.tags)), DbValue(c.custom_fields),
        Opt(c.attribution.utm_source), Opt(c.attribution.utm_medium),
-       Opt(c.attribution.utm_campaign), Opt(c.attribution.utm_content),
-       Opt(c.attribution.utm_term), Opt(c.pipeline_stage), Opt(c.stage_entered_at), DbValue(now),
-       DbValue(c.id.str()), DbValue(tenant.str())});
+       Opt(c.attribution.utm_campaign), Opt(c.attribution.utm_content), Opt(c.attribution.utm_term),
+       Opt(c.pipeline_stage), Opt(c.stage_entered_at), DbValue(now), DbValue(c.id.str()),
+       DbValue(tenant.str())});
   if (!r.ok()) {
     if (r.status().code() == core::StatusCode::kAlreadyExists) {
       return Status::AlreadyExists(fmt::format("a contact with phone {} already exists", *c.phone));
     }
     return r.status();
   }
-  if (c.phone) {
+  if (c.phone && c.phone != old_phone) {
+    // The old number is no longer this contact's: drop its identity so nothing is sent there.
+    if (old_phone) {
+      VENTROS_ASSIGN_OR_RETURN(
+          auto drop,
+          conn->Query("DELETE FROM contact_identities WHERE tenant_id = $1 AND "
+                      "wa_id = $2 AND contact_id = $3",
+                      {DbValue(tenant.str()), DbValue(*old_phone + "@c.us"), DbValue(c.id.str())}));
+      (void)drop;
+    }
     VENTROS_ASSIGN_OR_RETURN(
         auto ident, conn->Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
                                 "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -524,12 +551,18 @@ Result<Contact> MessagingService::UpdateContact(const TenantId& tenant, const Co
                                  DbValue(c.id.str()), DbValue(now)}));
     (void)ident;
   }
+  c.wa_ids.clear();
+  VENTROS_ASSIGN_OR_RETURN(
+      auto ids,
+      conn->Query("SELECT wa_id FROM contact_identities WHERE contact_id = $1 ORDER BY wa_id",
+                  {DbValue(c.id.str())}));
+  for (const auto& r : ids.rows) c.wa_ids.push_back(r.GetText(0));
   if (c.pipeline_stage != old_stage) {
-    VENTROS_RETURN_IF_ERROR(AddContactEvent(
-        *conn, tenant, c.id, "stage_changed",
-        fmt::format("Stage changed from {} to {}", old_stage.value_or("(none)"),
-                    c.pipeline_stage.value_or("(none)")),
-        Json({{"from", OptJ(old_stage)}, {"to", OptJ(c.pipeline_stage)}})));
+    VENTROS_RETURN_IF_ERROR(
+        AddContactEvent(*conn, tenant, c.id, "stage_changed",
+                        fmt::format("Stage changed from {} to {}", old_stage.value_or("(none)"),
+                                    c.pipeline_stage.value_or("(none)")),
+                        Json({{"from", OptJ(old_stage)}, {"to", OptJ(c.pipeline_stage)}})));
   }
   VENTROS_RETURN_IF_ERROR(Emit(*conn, "contact.updated", tenant, c.id.str(), ContactJson(c)));
   VENTROS_RETURN_IF_ERROR(tx.Commit());
@@ -549,9 +582,11 @@ Result<PageOf<Contact>> MessagingService::ListContacts(const TenantId& tenant,
   }
   if (filter.query && !filter.query->empty()) {
     std::string lowered;
-    for (char ch : *filter.query) lowered.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
-    params.emplace_back("%" + lowered + "%");
-    where += fmt::format(" AND (LOWER(name) LIKE ${0} OR phone LIKE ${0})", params.size());
+    for (char ch : *filter.query)
+      lowered.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    params.emplace_back("%" + LikeEscape(lowered) + "%");
+    where += fmt::format(" AND (LOWER(name) LIKE ${0} ESCAPE '\\' OR phone LIKE ${0} ESCAPE '\\')",
+                         params.size());
   }
   if (filter.stage) {
     params.emplace_back(*filter.stage);
@@ -559,8 +594,8 @@ Result<PageOf<Contact>> MessagingService::ListContacts(const TenantId& tenant,
   }
   if (filter.tag) {
     // Tags are a JSON array of strings: match the quoted element in its text form.
-    params.emplace_back("%" + json::serialize(json::value(*filter.tag)) + "%");
-    where += fmt::format(" AND CAST(tags AS TEXT) LIKE ${}", params.size());
+    params.emplace_back("%" + LikeEscape(json::serialize(json::value(*filter.tag))) + "%");
+    where += fmt::format(" AND CAST(tags AS TEXT) LIKE ${} ESCAPE '\\'", params.size());
   }
   params.emplace_back(int64_t{limit + 1});
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
@@ -571,8 +606,9 @@ Result<PageOf<Contact>> MessagingService::ListContacts(const TenantId& tenant,
   std::vector<Contact> items;
   for (const auto& r : rows.rows) items.push_back(ContactFromRow(r));
   for (auto& c : items) {
-    auto ids = conn->Query("SELECT wa_id FROM contact_identities WHERE contact_id = $1 ORDER BY wa_id",
-                           {DbValue(c.id.str())});
+    auto ids =
+        conn->Query("SELECT wa_id FROM contact_identities WHERE contact_id = $1 ORDER BY wa_id",
+                    {DbValue(c.id.str())});
     if (ids.ok()) {
       for (const auto& r : ids->rows) c.wa_ids.push_back(r.GetText(0));
     }
@@ -587,12 +623,11 @@ Result<PageOf<ContactEvent>> MessagingService::ListContactEvents(const TenantId&
   VENTROS_ASSIGN_OR_RETURN(Contact c, LoadContact(*conn, tenant, id));
   int limit = ClampLimit(page.limit);
   VENTROS_ASSIGN_OR_RETURN(
-      auto rows,
-      conn->Query("SELECT id, contact_id, category, summary, metadata, occurred_at FROM "
-                  "contact_events WHERE tenant_id = $1 AND contact_id = $2 AND id > $3 "
-                  "ORDER BY id LIMIT $4",
-                  {DbValue(tenant.str()), DbValue(c.id.str()), DbValue(page.cursor),
-                   DbValue(int64_t{limit + 1})}));
+      auto rows, conn->Query("SELECT id, contact_id, category, summary, metadata, occurred_at FROM "
+                             "contact_events WHERE tenant_id = $1 AND contact_id = $2 AND id > $3 "
+                             "ORDER BY id LIMIT $4",
+                             {DbValue(tenant.str()), DbValue(c.id.str()), DbValue(page.cursor),
+                              DbValue(int64_t{limit + 1})}));
   std::vector<ContactEvent> items;
   for (const auto& r : rows.rows) {
     items.push_back({r.GetText(0), ContactId(r.GetText(1)), r.GetText(2), r.GetText(3),
@@ -604,23 +639,25 @@ Result<PageOf<ContactEvent>> MessagingService::ListContactEvents(const TenantId&
 // ---------------------------------------------------------------- sessions
 
 Status MessagingService::EndSession(core::Connection& conn, const Session& s, int64_t at,
-                                    const std::string& reason) {
+                                    const std::string& reason, bool* ended) {
+  if (ended) *ended = false;
   VENTROS_ASSIGN_OR_RETURN(
-      auto r, conn.Query("UPDATE sessions SET status = 'ended', ended_at = $1, end_reason = $2, "
-                         "updated_at = $3 WHERE id = $4 AND status = 'active'",
-                         {DbValue(at), DbValue(reason), DbValue(clock_.NowMillis()),
-                          DbValue(s.id.str())}));
+      auto r,
+      conn.Query("UPDATE sessions SET status = 'ended', ended_at = $1, end_reason = $2, "
+                 "updated_at = $3 WHERE id = $4 AND status = 'active'",
+                 {DbValue(at), DbValue(reason), DbValue(clock_.NowMillis()), DbValue(s.id.str())}));
   if (r.affected_rows == 0) return Status::Ok();  // someone else ended it
-  Session ended = s;
-  ended.status = "ended";
-  ended.ended_at = at;
-  ended.end_reason = reason;
+  if (ended) *ended = true;
+  Session closed = s;
+  closed.status = "ended";
+  closed.ended_at = at;
+  closed.end_reason = reason;
   VENTROS_RETURN_IF_ERROR(
-      Emit(conn, "session.ended", s.tenant_id, s.contact_id.str(), SessionJson(ended)));
-  return AddContactEvent(conn, s.tenant_id, s.contact_id, "session_ended",
-                         fmt::format("Conversation ended ({}), {} messages", reason, s.message_count),
-                         Json({{"session_id", json::value(s.id.str())},
-                               {"reason", json::value(reason)}}));
+      Emit(conn, "session.ended", s.tenant_id, s.contact_id.str(), SessionJson(closed)));
+  return AddContactEvent(
+      conn, s.tenant_id, s.contact_id, "session_ended",
+      fmt::format("Conversation ended ({}), {} messages", reason, s.message_count),
+      Json({{"session_id", json::value(s.id.str())}, {"reason", json::value(reason)}}));
 }
 
 Result<Session> MessagingService::ActiveSessionFor(core::Connection& conn, const Channel& channel,
@@ -664,7 +701,8 @@ Result<Session> MessagingService::ActiveSessionFor(core::Connection& conn, const
 }
 
 Result<Session> MessagingService::GetSession(const TenantId& tenant, const SessionId& id) {
-  if (!core::IsUuid(id.str())) return Status::NotFound(fmt::format("session {} not found", id.str()));
+  if (!core::IsUuid(id.str()))
+    return Status::NotFound(fmt::format("session {} not found", id.str()));
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(
       auto rows, conn->Query(fmt::format("SELECT {} FROM sessions WHERE id = $1 AND tenant_id = $2",
@@ -709,7 +747,9 @@ Result<Session> MessagingService::CloseSession(const TenantId& tenant, const Ses
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
   int64_t now = clock_.NowMillis();
-  VENTROS_RETURN_IF_ERROR(EndSession(*conn, s, now, reason));
+  bool ended = false;
+  VENTROS_RETURN_IF_ERROR(EndSession(*conn, s, now, reason, &ended));
+  if (!ended) return Status::Conflict(fmt::format("session {} has already ended", id.str()));
   VENTROS_RETURN_IF_ERROR(tx.Commit());
   if (bus_) bus_->Notify();
   s.status = "ended";
@@ -731,8 +771,8 @@ Result<int> MessagingService::EndExpiredSessions() {
   for (const auto& r : rows.rows) {
     Session s = SessionFromRow(r);
     VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
-    VENTROS_RETURN_IF_ERROR(EndSession(*conn, s, s.last_message_at.value_or(s.started_at) + s.timeout_ms,
-                                       "inactivity_timeout"));
+    VENTROS_RETURN_IF_ERROR(EndSession(
+        *conn, s, s.last_message_at.value_or(s.started_at) + s.timeout_ms, "inactivity_timeout"));
     VENTROS_RETURN_IF_ERROR(tx.Commit());
     ++ended;
   }
@@ -743,7 +783,8 @@ Result<int> MessagingService::EndExpiredSessions() {
 // ---------------------------------------------------------------- messages
 
 Result<Message> MessagingService::GetMessage(const TenantId& tenant, const MessageId& id) {
-  if (!core::IsUuid(id.str())) return Status::NotFound(fmt::format("message {} not found", id.str()));
+  if (!core::IsUuid(id.str()))
+    return Status::NotFound(fmt::format("message {} not found", id.str()));
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(
       auto rows, conn->Query(fmt::format("SELECT {} FROM messages WHERE id = $1 AND tenant_id = $2",
@@ -784,7 +825,8 @@ Result<Message> MessagingService::RequestSend(const TenantId& tenant, const Send
     return Status::InvalidArgument("give exactly one of 'contact_id' and 'chat_id'");
   }
   if (req.text.empty()) return Status::InvalidArgument("field 'text' must not be empty");
-  if (req.text.size() > 65536) return Status::InvalidArgument("field 'text' is too long (at most 65536)");
+  if (req.text.size() > 65536)
+    return Status::InvalidArgument("field 'text' is too long (at most 65536)");
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
   int64_t now = clock_.NowMillis();
@@ -792,10 +834,8 @@ Result<Message> MessagingService::RequestSend(const TenantId& tenant, const Send
   std::string chat_id;
   if (req.contact) {
     VENTROS_ASSIGN_OR_RETURN(contact, LoadContact(*conn, tenant, *req.contact));
-    // Prefer the phone id; a @lid works as well.
-    for (const auto& w : contact.wa_ids) {
-      if (w.ends_with("@c.us")) chat_id = w;
-    }
+    // Prefer the current phone; another known id (a @lid) works as well.
+    if (contact.phone) chat_id = *contact.phone + "@c.us";
     if (chat_id.empty() && !contact.wa_ids.empty()) chat_id = contact.wa_ids.front();
     if (chat_id.empty()) {
       return Status::InvalidArgument(
@@ -816,18 +856,25 @@ Result<Message> MessagingService::RequestSend(const TenantId& tenant, const Send
   // The channel: given, else the contact's latest session's, else the tenant's only channel.
   Channel channel;
   if (req.channel) {
-    VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT {} FROM channels WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL", kChannelCols),
-                                                    {DbValue(req.channel->str()), DbValue(tenant.str())}));
-    if (rows.empty()) return Status::NotFound(fmt::format("channel {} not found", req.channel->str()));
+    VENTROS_ASSIGN_OR_RETURN(
+        auto rows,
+        conn->Query(
+            fmt::format(
+                "SELECT {} FROM channels WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL",
+                kChannelCols),
+            {DbValue(req.channel->str()), DbValue(tenant.str())}));
+    if (rows.empty())
+      return Status::NotFound(fmt::format("channel {} not found", req.channel->str()));
     channel = ChannelFromRow(rows.rows[0]);
   } else {
     VENTROS_ASSIGN_OR_RETURN(
         auto rows,
-        conn->Query(fmt::format("SELECT {} FROM channels c WHERE tenant_id = $1 AND deleted_at IS "
-                                "NULL ORDER BY (SELECT MAX(s.started_at) FROM sessions s WHERE "
-                                "s.channel_id = c.id AND s.contact_id = $2) DESC NULLS LAST, id LIMIT 2",
-                                kChannelCols),
-                    {DbValue(tenant.str()), DbValue(contact.id.str())}));
+        conn->Query(
+            fmt::format("SELECT {} FROM channels c WHERE tenant_id = $1 AND deleted_at IS "
+                        "NULL ORDER BY (SELECT MAX(s.started_at) FROM sessions s WHERE "
+                        "s.channel_id = c.id AND s.contact_id = $2) DESC NULLS LAST, id LIMIT 2",
+                        kChannelCols),
+            {DbValue(tenant.str()), DbValue(contact.id.str())}));
     if (rows.empty()) return Status::InvalidArgument("the tenant has no channel to send through");
     channel = ChannelFromRow(rows.rows[0]);
   }
@@ -860,10 +907,11 @@ Result<Message> MessagingService::RequestSend(const TenantId& tenant, const Send
        DbValue(m.body), Opt(m.reply_to), Opt(m.agent_id), DbValue(m.metadata), DbValue(now)});
   if (!ins.ok()) return ins.status();
   VENTROS_ASSIGN_OR_RETURN(
-      auto upd, conn->Query("UPDATE sessions SET message_count = message_count + 1, "
-                            "first_message_at = COALESCE(first_message_at, $1), last_message_at = $1, "
-                            "updated_at = $1 WHERE id = $2",
-                            {DbValue(now), DbValue(session.id.str())}));
+      auto upd,
+      conn->Query("UPDATE sessions SET message_count = message_count + 1, "
+                  "first_message_at = COALESCE(first_message_at, $1), last_message_at = $1, "
+                  "updated_at = $1 WHERE id = $2",
+                  {DbValue(now), DbValue(session.id.str())}));
   (void)upd;
   VENTROS_RETURN_IF_ERROR(
       Emit(*conn, "message.send_requested", tenant, contact.id.str(), MessageJson(m)));
@@ -881,8 +929,9 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
   std::optional<std::string> found;
   for (const auto& id : ids) {
     VENTROS_ASSIGN_OR_RETURN(
-        auto rows, conn.Query("SELECT contact_id FROM contact_identities WHERE tenant_id = $1 AND wa_id = $2",
-                              {DbValue(tenant.str()), DbValue(id)}));
+        auto rows,
+        conn.Query("SELECT contact_id FROM contact_identities WHERE tenant_id = $1 AND wa_id = $2",
+                   {DbValue(tenant.str()), DbValue(id)}));
     if (!rows.empty()) {
       found = rows.rows[0].GetText(0);
       break;
@@ -903,7 +952,8 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
   if (found) {
     VENTROS_ASSIGN_OR_RETURN(c, LoadContact(conn, tenant, ContactId(*found)));
     bool changed = false;
-    if (c.name.empty() && !m.push_name.empty() && !m.from_me) {
+    bool group = m.contact_wa_id.ends_with("@g.us");
+    if (c.name.empty() && !m.push_name.empty() && !m.from_me && !group) {
       c.name = m.push_name;
       changed = true;
     }
@@ -913,8 +963,9 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
     }
     if (changed) {
       VENTROS_ASSIGN_OR_RETURN(
-          auto upd, conn.Query("UPDATE contacts SET name = $1, phone = $2, updated_at = $3 WHERE id = $4",
-                               {DbValue(c.name), Opt(c.phone), DbValue(now), DbValue(c.id.str())}));
+          auto upd,
+          conn.Query("UPDATE contacts SET name = $1, phone = $2, updated_at = $3 WHERE id = $4",
+                     {DbValue(c.name), Opt(c.phone), DbValue(now), DbValue(c.id.str())}));
       (void)upd;
       c.updated_at = now;
     }
@@ -922,9 +973,10 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
     for (const auto& id : ids) {
       if (std::find(c.wa_ids.begin(), c.wa_ids.end(), id) != c.wa_ids.end()) continue;
       VENTROS_ASSIGN_OR_RETURN(
-          auto ins, conn.Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
-                               "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                               {DbValue(tenant.str()), DbValue(id), DbValue(c.id.str()), DbValue(now)}));
+          auto ins,
+          conn.Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
+                     "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                     {DbValue(tenant.str()), DbValue(id), DbValue(c.id.str()), DbValue(now)}));
       if (ins.affected_rows > 0) {
         c.wa_ids.push_back(id);
         changed = true;
@@ -938,7 +990,7 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
   c.id = ContactId(core::NewUuidV7(clock_));
   c.tenant_id = tenant;
   if (!phone.empty()) c.phone = phone;
-  c.name = m.from_me ? "" : m.push_name;
+  c.name = (m.from_me || m.contact_wa_id.ends_with("@g.us")) ? "" : m.push_name;
   c.attribution.first_seen_at = m.message_at ? m.message_at : now;
   c.created_at = c.updated_at = now;
   VENTROS_ASSIGN_OR_RETURN(
@@ -950,9 +1002,10 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
   (void)ins;
   for (const auto& id : ids) {
     VENTROS_ASSIGN_OR_RETURN(
-        auto ident, conn.Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
-                               "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                               {DbValue(tenant.str()), DbValue(id), DbValue(c.id.str()), DbValue(now)}));
+        auto ident,
+        conn.Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
+                   "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                   {DbValue(tenant.str()), DbValue(id), DbValue(c.id.str()), DbValue(now)}));
     (void)ident;
     c.wa_ids.push_back(id);
   }
@@ -1007,11 +1060,12 @@ Result<InboundResult> MessagingService::RecordInbound(core::Connection& conn,
       Message out = MessageFromRow(pending.rows[0]);
       bool was_sent = out.status == "sent";
       VENTROS_ASSIGN_OR_RETURN(
-          auto upd, conn.Query("UPDATE messages SET waha_id = $1, waha_bare_id = $2, status = 'sent', "
-                               "ack = $3, updated_at = $4 WHERE id = $5",
-                               {DbValue(m.waha_id), DbValue(m.waha_bare_id),
-                                m.ack ? DbValue(int64_t{*m.ack}) : DbValue(nullptr), DbValue(now),
-                                DbValue(out.id.str())}));
+          auto upd,
+          conn.Query("UPDATE messages SET waha_id = $1, waha_bare_id = $2, status = 'sent', "
+                     "ack = $3, updated_at = $4 WHERE id = $5",
+                     {DbValue(m.waha_id), DbValue(m.waha_bare_id),
+                      m.ack ? DbValue(int64_t{*m.ack}) : DbValue(nullptr), DbValue(now),
+                      DbValue(out.id.str())}));
       (void)upd;
       out.waha_id = m.waha_id;
       out.waha_bare_id = m.waha_bare_id;
@@ -1044,7 +1098,9 @@ Result<InboundResult> MessagingService::RecordInbound(core::Connection& conn,
   msg.source = m.from_me ? (m.source == "api" ? "api" : "app") : "contact";
   msg.type = m.type;
   msg.body = m.body;
-  msg.sender_wa_id = m.from_me ? std::nullopt : std::optional<std::string>(m.contact_wa_id);
+  if (!m.from_me) {
+    msg.sender_wa_id = m.sender_wa_id.empty() ? m.contact_wa_id : m.sender_wa_id;
+  }
   msg.media = m.media;
   if (m.media.url || m.media.mimetype) {
     msg.media.state = m.media.url ? "pending" : "unavailable";
@@ -1058,8 +1114,9 @@ Result<InboundResult> MessagingService::RecordInbound(core::Connection& conn,
   msg.created_at = now;
   // An ack that arrived first.
   VENTROS_ASSIGN_OR_RETURN(
-      auto early, conn.Query("SELECT ack FROM pending_acks WHERE channel_id = $1 AND waha_bare_id = $2",
-                             {DbValue(channel.id.str()), DbValue(m.waha_bare_id)}));
+      auto early,
+      conn.Query("SELECT ack FROM pending_acks WHERE channel_id = $1 AND waha_bare_id = $2",
+                 {DbValue(channel.id.str()), DbValue(m.waha_bare_id)}));
   if (!early.empty()) {
     msg.ack = std::max(msg.ack.value_or(-1), static_cast<int>(early.rows[0].GetInt(0)));
     VENTROS_ASSIGN_OR_RETURN(
@@ -1068,33 +1125,52 @@ Result<InboundResult> MessagingService::RecordInbound(core::Connection& conn,
     (void)del;
   }
   auto ins = conn.Query(
-      "INSERT INTO messages (id, tenant_id, channel_id, contact_id, session_id, chat_id, direction, "
+      "INSERT INTO messages (id, tenant_id, channel_id, contact_id, session_id, chat_id, "
+      "direction, "
       "from_me, source, type, body, sender_wa_id, media_mimetype, media_filename, media_url, "
       "media_state, media_error, waha_id, waha_bare_id, reply_to, ack, status, message_at, "
       "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
       "$14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24)",
-      {DbValue(msg.id.str()), DbValue(tenant.str()), DbValue(channel.id.str()),
-       DbValue(contact.id.str()), DbValue(session.id.str()), DbValue(msg.chat_id),
-       DbValue(msg.direction), DbValue(int64_t{msg.from_me ? 1 : 0}), DbValue(msg.source),
-       DbValue(msg.type), DbValue(msg.body), Opt(msg.sender_wa_id), Opt(msg.media.mimetype),
-       Opt(msg.media.filename), Opt(msg.media.url), Opt(msg.media.state), Opt(msg.media.error),
-       DbValue(msg.waha_id.value_or("")), DbValue(m.waha_bare_id), Opt(msg.reply_to),
-       msg.ack ? DbValue(int64_t{*msg.ack}) : DbValue(nullptr), DbValue(msg.status), DbValue(at),
+      {DbValue(msg.id.str()),
+       DbValue(tenant.str()),
+       DbValue(channel.id.str()),
+       DbValue(contact.id.str()),
+       DbValue(session.id.str()),
+       DbValue(msg.chat_id),
+       DbValue(msg.direction),
+       DbValue(int64_t{msg.from_me ? 1 : 0}),
+       DbValue(msg.source),
+       DbValue(msg.type),
+       DbValue(msg.body),
+       Opt(msg.sender_wa_id),
+       Opt(msg.media.mimetype),
+       Opt(msg.media.filename),
+       Opt(msg.media.url),
+       Opt(msg.media.state),
+       Opt(msg.media.error),
+       DbValue(msg.waha_id.value_or("")),
+       DbValue(m.waha_bare_id),
+       Opt(msg.reply_to),
+       msg.ack ? DbValue(int64_t{*msg.ack}) : DbValue(nullptr),
+       DbValue(msg.status),
+       DbValue(at),
        DbValue(now)});
   if (!ins.ok()) return ins.status();
   VENTROS_ASSIGN_OR_RETURN(
-      auto upd, conn.Query("UPDATE sessions SET message_count = message_count + 1, "
-                           "first_message_at = COALESCE(first_message_at, $1), "
-                           "last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $1 "
-                           "THEN $1 ELSE last_message_at END, updated_at = $2 WHERE id = $3",
-                           {DbValue(at), DbValue(now), DbValue(session.id.str())}));
+      auto upd,
+      conn.Query("UPDATE sessions SET message_count = message_count + 1, "
+                 "first_message_at = COALESCE(first_message_at, $1), "
+                 "last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $1 "
+                 "THEN $1 ELSE last_message_at END, updated_at = $2 WHERE id = $3",
+                 {DbValue(at), DbValue(now), DbValue(session.id.str())}));
   (void)upd;
   VENTROS_RETURN_IF_ERROR(Emit(conn, m.from_me ? "message.sent" : "message.received", tenant,
                                contact.id.str(), MessageJson(msg)));
   if (msg.type == "document" && !m.from_me) {
     VENTROS_RETURN_IF_ERROR(AddContactEvent(
         conn, tenant, contact.id, "document_received",
-        fmt::format("Document received: {}", msg.media.filename.value_or(msg.media.mimetype.value_or("file"))),
+        fmt::format("Document received: {}",
+                    msg.media.filename.value_or(msg.media.mimetype.value_or("file"))),
         Json({{"message_id", json::value(msg.id.str())},
               {"filename", OptJ(msg.media.filename)},
               {"mimetype", OptJ(msg.media.mimetype)}})));
@@ -1128,23 +1204,25 @@ Status MessagingService::RecordAck(core::Connection& conn, const Channel& channe
   }
   Message m = MessageFromRow(rows.rows[0]);
   if (m.ack && *m.ack >= ack) return Status::Ok();
-  VENTROS_ASSIGN_OR_RETURN(
-      auto upd, conn.Query("UPDATE messages SET ack = $1, updated_at = $2 WHERE id = $3",
-                           {DbValue(int64_t{ack}), DbValue(now), DbValue(m.id.str())}));
+  VENTROS_ASSIGN_OR_RETURN(auto upd,
+                           conn.Query("UPDATE messages SET ack = $1, updated_at = $2 WHERE id = $3",
+                                      {DbValue(int64_t{ack}), DbValue(now), DbValue(m.id.str())}));
   (void)upd;
-  return Emit(conn, "message.ack_updated", m.tenant_id, m.contact_id.str(),
-              Json({{"message_id", json::value(m.id.str())},
-                    {"session_id", m.session_id ? json::value(m.session_id->str()) : json::value(nullptr)},
-                    {"previous_ack", m.ack ? json::value(*m.ack) : json::value(nullptr)},
-                    {"ack", json::value(ack)}}));
+  return Emit(
+      conn, "message.ack_updated", m.tenant_id, m.contact_id.str(),
+      Json({{"message_id", json::value(m.id.str())},
+            {"session_id", m.session_id ? json::value(m.session_id->str()) : json::value(nullptr)},
+            {"previous_ack", m.ack ? json::value(*m.ack) : json::value(nullptr)},
+            {"ack", json::value(ack)}}));
 }
 
 Status MessagingService::RecordReaction(core::Connection& conn, const Channel& channel,
                                         const std::string& bare_id, const std::string& sender,
                                         const std::string& text) {
   VENTROS_ASSIGN_OR_RETURN(
-      auto rows, conn.Query("SELECT id, reactions FROM messages WHERE channel_id = $1 AND waha_bare_id = $2",
-                            {DbValue(channel.id.str()), DbValue(bare_id)}));
+      auto rows,
+      conn.Query("SELECT id, reactions FROM messages WHERE channel_id = $1 AND waha_bare_id = $2",
+                 {DbValue(channel.id.str()), DbValue(bare_id)}));
   if (rows.empty()) return Status::NotFound(fmt::format("reaction to unknown message {}", bare_id));
   boost::system::error_code ec;
   json::value v = json::parse(rows.rows[0].GetText(1), ec);
@@ -1170,7 +1248,8 @@ Status MessagingService::RecordEdit(core::Connection& conn, const Channel& chann
                          "WHERE channel_id = $4 AND waha_bare_id = $5",
                          {DbValue(body), DbValue(at), DbValue(clock_.NowMillis()),
                           DbValue(channel.id.str()), DbValue(bare_id)}));
-  if (r.affected_rows == 0) return Status::NotFound(fmt::format("edit of unknown message {}", bare_id));
+  if (r.affected_rows == 0)
+    return Status::NotFound(fmt::format("edit of unknown message {}", bare_id));
   return Status::Ok();
 }
 
@@ -1181,7 +1260,23 @@ Status MessagingService::RecordRevoke(core::Connection& conn, const Channel& cha
                          "WHERE channel_id = $3 AND waha_bare_id = $4",
                          {DbValue(at), DbValue(clock_.NowMillis()), DbValue(channel.id.str()),
                           DbValue(bare_id)}));
-  if (r.affected_rows == 0) return Status::NotFound(fmt::format("revoke of unknown message {}", bare_id));
+  if (r.affected_rows == 0)
+    return Status::NotFound(fmt::format("revoke of unknown message {}", bare_id));
+  return Status::Ok();
+}
+
+Status MessagingService::RecordMediaResult(const TenantId& tenant, const MessageId& id,
+                                           const Media& media) {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(
+      auto r,
+      conn->Query(
+          "UPDATE messages SET media_path = $1, media_size = $2, media_sha256 = $3, "
+          "media_state = $4, media_error = $5, updated_at = $6 "
+          "WHERE id = $7 AND tenant_id = $8",
+          {Opt(media.path), Opt(media.size), Opt(media.sha256), Opt(media.state), Opt(media.error),
+           DbValue(clock_.NowMillis()), DbValue(id.str()), DbValue(tenant.str())}));
+  if (r.affected_rows == 0) return Status::NotFound(fmt::format("message {} not found", id.str()));
   return Status::Ok();
 }
 
@@ -1193,14 +1288,16 @@ Status MessagingService::MarkSent(const TenantId& tenant, const MessageId& id,
   std::string bare = waha_id.empty() ? std::string() : BareMessageId(waha_id);
   VENTROS_ASSIGN_OR_RETURN(
       auto r,
-      conn->Query("UPDATE messages SET status = 'sent', waha_id = $1, waha_bare_id = $2, error = NULL, "
-                  "updated_at = $3 WHERE id = $4 AND tenant_id = $5 AND status <> 'sent'",
-                  {waha_id.empty() ? DbValue(nullptr) : DbValue(waha_id),
-                   bare.empty() ? DbValue(nullptr) : DbValue(bare), DbValue(now), DbValue(id.str()),
-                   DbValue(tenant.str())}));
+      conn->Query(
+          "UPDATE messages SET status = 'sent', waha_id = $1, waha_bare_id = $2, error = NULL, "
+          "updated_at = $3 WHERE id = $4 AND tenant_id = $5 AND status <> 'sent'",
+          {waha_id.empty() ? DbValue(nullptr) : DbValue(waha_id),
+           bare.empty() ? DbValue(nullptr) : DbValue(bare), DbValue(now), DbValue(id.str()),
+           DbValue(tenant.str())}));
   if (r.affected_rows == 0) return Status::Ok();  // already sent (echo came first): idempotent
-  VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT {} FROM messages WHERE id = $1", kMessageCols),
-                                                  {DbValue(id.str())}));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows, conn->Query(fmt::format("SELECT {} FROM messages WHERE id = $1", kMessageCols),
+                             {DbValue(id.str())}));
   Message m = MessageFromRow(rows.rows.at(0));
   VENTROS_RETURN_IF_ERROR(Emit(*conn, "message.sent", tenant, m.contact_id.str(), MessageJson(m)));
   VENTROS_RETURN_IF_ERROR(tx.Commit());
@@ -1209,13 +1306,17 @@ Status MessagingService::MarkSent(const TenantId& tenant, const MessageId& id,
 }
 
 Status MessagingService::MarkSendAttempt(const TenantId& tenant, const MessageId& id,
-                                         const std::string& status, const std::string& error) {
+                                         const std::string& status, const std::string& error,
+                                         bool count_attempt) {
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(
-      auto r, conn->Query("UPDATE messages SET status = $1, error = $2, send_attempts = send_attempts + 1, "
-                          "updated_at = $3 WHERE id = $4 AND tenant_id = $5 AND status <> 'sent'",
-                          {DbValue(status), error.empty() ? DbValue(nullptr) : DbValue(error),
-                           DbValue(clock_.NowMillis()), DbValue(id.str()), DbValue(tenant.str())}));
+      auto r,
+      conn->Query(
+          "UPDATE messages SET status = $1, error = $2, send_attempts = send_attempts + $3, "
+          "updated_at = $4 WHERE id = $5 AND tenant_id = $6 AND status <> 'sent'",
+          {DbValue(status), error.empty() ? DbValue(nullptr) : DbValue(error),
+           DbValue(int64_t{count_attempt ? 1 : 0}), DbValue(clock_.NowMillis()), DbValue(id.str()),
+           DbValue(tenant.str())}));
   (void)r;
   return Status::Ok();
 }
@@ -1230,14 +1331,16 @@ Status MessagingService::MarkFailed(const TenantId& tenant, const MessageId& id,
                           {DbValue(error), DbValue(clock_.NowMillis()), DbValue(id.str()),
                            DbValue(tenant.str())}));
   if (r.affected_rows == 0) return Status::Ok();
-  VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query(fmt::format("SELECT {} FROM messages WHERE id = $1", kMessageCols),
-                                                  {DbValue(id.str())}));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows, conn->Query(fmt::format("SELECT {} FROM messages WHERE id = $1", kMessageCols),
+                             {DbValue(id.str())}));
   Message m = MessageFromRow(rows.rows.at(0));
-  VENTROS_RETURN_IF_ERROR(Emit(*conn, "message.failed", tenant, m.contact_id.str(), MessageJson(m)));
-  VENTROS_RETURN_IF_ERROR(AddContactEvent(*conn, tenant, m.contact_id, "message_failed",
-                                          fmt::format("A message could not be delivered: {}", error),
-                                          Json({{"message_id", json::value(m.id.str())},
-                                                {"error", json::value(error)}})));
+  VENTROS_RETURN_IF_ERROR(
+      Emit(*conn, "message.failed", tenant, m.contact_id.str(), MessageJson(m)));
+  VENTROS_RETURN_IF_ERROR(AddContactEvent(
+      *conn, tenant, m.contact_id, "message_failed",
+      fmt::format("A message could not be delivered: {}", error),
+      Json({{"message_id", json::value(m.id.str())}, {"error", json::value(error)}})));
   VENTROS_RETURN_IF_ERROR(tx.Commit());
   if (bus_) bus_->Notify();
   return Status::Ok();
@@ -1255,8 +1358,8 @@ std::string ChannelJson(const Channel& c, const std::string& public_base_url) {
   o["has_api_key"] = !c.waha_api_key.empty();
   o["has_hmac_secret"] = !c.hmac_secret.empty();
   o["status"] = c.status;
-  o["session_timeout_ms"] = c.session_timeout_ms ? json::value(*c.session_timeout_ms)
-                                                 : json::value(nullptr);
+  o["session_timeout_ms"] =
+      c.session_timeout_ms ? json::value(*c.session_timeout_ms) : json::value(nullptr);
   o["webhook_url"] = public_base_url + "/webhooks/waha/" + c.id.str();
   o["created_at"] = core::FormatTimestamp(c.created_at);
   o["updated_at"] = core::FormatTimestamp(c.updated_at);

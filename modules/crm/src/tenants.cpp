@@ -55,6 +55,20 @@ ApiKey KeyFromRow(const core::DbRow& r) {
 constexpr const char* kKeyColumns =
     "id, tenant_id, name, role, prefix, created_at, last_used_at, revoked_at";
 
+// Serialises first-start bootstrap across instances sharing one PostgreSQL database.
+constexpr int64_t kDefaultTenantLockKey = 7420118;
+
+// Inserts the tenant row on `conn`, inside the caller's transaction. `name` is already valid.
+Result<Tenant> InsertTenant(core::Connection& conn, const core::Clock& clock,
+                            const std::string& name) {
+  Tenant t{TenantId(core::NewUuidV7(clock)), name, clock.NowMillis()};
+  auto r = conn.Query(
+      "INSERT INTO tenants (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+      {DbValue(t.id.str()), DbValue(t.name), DbValue(t.created_at)});
+  if (!r.ok()) return r.status();
+  return t;
+}
+
 }  // namespace
 
 Result<CreatedApiKey> TenantService::InsertKey(core::Connection& conn, const TenantId& tenant,
@@ -82,11 +96,7 @@ Result<std::pair<Tenant, CreatedApiKey>> TenantService::CreateTenant(std::string
   VENTROS_ASSIGN_OR_RETURN(std::string name, ValidName(raw_name, "tenant name", true));
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
-  Tenant t{TenantId(core::NewUuidV7(clock_)), name, clock_.NowMillis()};
-  auto r = conn->Query(
-      "INSERT INTO tenants (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
-      {DbValue(t.id.str()), DbValue(t.name), DbValue(t.created_at)});
-  if (!r.ok()) return r.status();
+  VENTROS_ASSIGN_OR_RETURN(Tenant t, InsertTenant(*conn, clock_, name));
   VENTROS_ASSIGN_OR_RETURN(CreatedApiKey key, InsertKey(*conn, t.id, core::Role::kAdmin, "admin"));
   VENTROS_RETURN_IF_ERROR(tx.Commit());
   return std::make_pair(std::move(t), std::move(key));
@@ -112,14 +122,27 @@ Result<Tenant> TenantService::GetTenant(const TenantId& tenant) {
 }
 
 Result<std::optional<std::pair<Tenant, CreatedApiKey>>> TenantService::EnsureDefaultTenant(
-    std::string_view name) {
-  {
-    VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
-    VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT COUNT(*) FROM tenants"));
-    if (rows.rows[0].GetInt(0) > 0) return std::optional<std::pair<Tenant, CreatedApiKey>>();
+    std::string_view raw_name) {
+  using Created = std::optional<std::pair<Tenant, CreatedApiKey>>;
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  // The count and the insert share one transaction that instances starting together take in
+  // turn, so exactly one of them creates the tenant. SQLite: BEGIN IMMEDIATE holds the write
+  // lock. PostgreSQL: READ COMMITTED would let both count zero, hence the advisory lock (released
+  // at commit or rollback).
+  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  if (conn->engine() == core::DbEngine::kPostgres) {
+    VENTROS_ASSIGN_OR_RETURN(
+        auto locked,
+        conn->Query("SELECT pg_advisory_xact_lock($1)", {DbValue(kDefaultTenantLockKey)}));
+    (void)locked;
   }
-  VENTROS_ASSIGN_OR_RETURN(auto created, CreateTenant(name));
-  return std::optional<std::pair<Tenant, CreatedApiKey>>(std::move(created));
+  VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT COUNT(*) FROM tenants"));
+  if (rows.rows[0].GetInt(0) > 0) return Created();
+  VENTROS_ASSIGN_OR_RETURN(std::string name, ValidName(raw_name, "tenant name", true));
+  VENTROS_ASSIGN_OR_RETURN(Tenant t, InsertTenant(*conn, clock_, name));
+  VENTROS_ASSIGN_OR_RETURN(CreatedApiKey key, InsertKey(*conn, t.id, core::Role::kAdmin, "admin"));
+  VENTROS_RETURN_IF_ERROR(tx.Commit());
+  return Created(std::make_pair(std::move(t), std::move(key)));
 }
 
 Result<CreatedApiKey> TenantService::CreateApiKey(const TenantId& tenant, core::Role role,
@@ -145,6 +168,15 @@ Result<std::vector<ApiKey>> TenantService::ListApiKeys(const TenantId& tenant) {
 Result<ApiKey> TenantService::RevokeApiKey(const TenantId& tenant, const ApiKeyId& key) {
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  if (conn->engine() == core::DbEngine::kPostgres) {
+    // Revokes of one tenant's keys take turns: otherwise two concurrent revokes of its last two
+    // admin keys would each count the other as still active. (SQLite: BEGIN IMMEDIATE already
+    // serialises writers.)
+    VENTROS_ASSIGN_OR_RETURN(auto locked,
+                             conn->Query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE",
+                                         {DbValue(tenant.str())}));
+    (void)locked;
+  }
   VENTROS_ASSIGN_OR_RETURN(
       auto rows,
       conn->Query(fmt::format("SELECT {} FROM api_keys WHERE id = $1 AND tenant_id = $2",

@@ -1,0 +1,521 @@
+#include "ventros/waha/ingest.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "ventros/core/crypto.hpp"
+#include "ventros/core/json.hpp"
+
+namespace ventros::waha {
+
+using core::DbValue;
+namespace json = core::json;
+using crm::MessagingService;
+
+namespace {
+
+const json::value* Field(const json::object& o, std::string_view key) {
+  auto it = o.find(key);
+  if (it == o.end() || it->value().is_null()) return nullptr;
+  return &it->value();
+}
+
+std::string Str(const json::object& o, std::string_view key) {
+  const json::value* v = Field(o, key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+const json::object* Obj(const json::object& o, std::string_view key) {
+  const json::value* v = Field(o, key);
+  return v && v->is_object() ? &v->as_object() : nullptr;
+}
+
+std::optional<double> Num(const json::object& o, std::string_view key) {
+  const json::value* v = Field(o, key);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return static_cast<double>(v->as_int64());
+  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
+  if (v->is_double()) return v->as_double();
+  if (v->is_string()) {
+    try {
+      return std::stod(std::string(v->as_string()));
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string TypeFromMime(const std::string& mime) {
+  if (mime == "image/webp") return "sticker";
+  if (mime.starts_with("image/")) return "image";
+  if (mime.starts_with("audio/")) return "audio";
+  if (mime.starts_with("video/")) return "video";
+  return "document";
+}
+
+// The conversation of a message payload: "fromMe ? to : from", falling back to the id's chat
+// part and to the engine's raw key.
+std::string ChatOf(const json::object& p, bool from_me) {
+  std::string chat = from_me ? Str(p, "to") : Str(p, "from");
+  if (chat.empty()) {
+    std::string id = Str(p, "id");
+    size_t a = id.find('_');
+    size_t b = a == std::string::npos ? std::string::npos : id.find('_', a + 1);
+    if (b != std::string::npos) chat = id.substr(a + 1, b - a - 1);
+  }
+  if (chat.empty()) {
+    if (const json::object* data = Obj(p, "_data")) {
+      if (const json::object* key = Obj(*data, "key")) chat = Str(*key, "remoteJid");
+    }
+  }
+  return MessagingService::NormalizeWaId(chat);
+}
+
+std::string EventKey(const crm::Channel& channel, const json::object* payload) {
+  if (payload) {
+    bool from_me = false;
+    if (const json::value* v = Field(*payload, "fromMe"); v && v->is_bool()) from_me = v->as_bool();
+    std::string chat = ChatOf(*payload, from_me);
+    if (!chat.empty()) return fmt::format("waha:{}:{}", channel.id.str(), chat);
+  }
+  return fmt::format("waha:{}", channel.id.str());
+}
+
+}  // namespace
+
+Result<crm::InboundMessage> WahaIngest::ParseMessage(std::string_view payload_json,
+                                                     int64_t envelope_timestamp_ms) {
+  boost::system::error_code ec;
+  json::value v = json::parse(payload_json, ec);
+  if (ec || !v.is_object()) return Status::InvalidArgument("payload is not a JSON object");
+  const json::object& p = v.as_object();
+  crm::InboundMessage m;
+  m.waha_id = Str(p, "id");
+  if (m.waha_id.empty()) return Status::InvalidArgument("payload.id is missing or not a string");
+  m.waha_bare_id = MessagingService::BareMessageId(m.waha_id);
+  if (const json::value* fm = Field(p, "fromMe"); fm && fm->is_bool()) {
+    m.from_me = fm->as_bool();
+  } else {
+    m.from_me = m.waha_id.starts_with("true_");
+  }
+  m.chat_id = ChatOf(p, m.from_me);
+  if (m.chat_id.empty())
+    return Status::InvalidArgument("cannot tell the chat: from/to are missing");
+  m.contact_wa_id = m.chat_id;
+  if (m.chat_id.ends_with("@g.us")) {
+    std::string participant = Str(p, "participant");
+    if (participant.empty()) participant = Str(p, "author");
+    m.sender_wa_id = MessagingService::NormalizeWaId(participant);
+  }
+  m.source = Str(p, "source");
+  if (m.source.empty()) m.source = m.from_me ? "app" : "contact";
+  m.body = Str(p, "body");
+  if (auto ts = Num(p, "timestamp")) {
+    // Seconds, sometimes fractional; some engines send milliseconds.
+    double t = *ts;
+    m.message_at = t > 1e11 ? static_cast<int64_t>(std::llround(t))
+                            : static_cast<int64_t>(std::llround(t * 1000));
+  } else {
+    m.message_at = envelope_timestamp_ms;
+  }
+  if (auto ack = Num(p, "ack")) m.ack = static_cast<int>(*ack);
+  if (const json::value* r = Field(p, "replyTo")) {
+    if (r->is_string()) {
+      m.reply_to = MessagingService::BareMessageId(r->as_string());
+    } else if (r->is_object()) {
+      std::string rid = Str(r->as_object(), "id");
+      if (!rid.empty()) m.reply_to = MessagingService::BareMessageId(rid);
+    }
+  }
+  bool has_media = false;
+  if (const json::value* hm = Field(p, "hasMedia"); hm && hm->is_bool()) has_media = hm->as_bool();
+  if (const json::object* media = Obj(p, "media")) {
+    has_media = true;
+    std::string url = Str(*media, "url");
+    if (!url.empty()) m.media.url = url;
+    std::string mime = Str(*media, "mimetype");
+    if (!mime.empty()) m.media.mimetype = mime;
+    std::string filename = Str(*media, "filename");
+    if (!filename.empty()) m.media.filename = filename;
+    if (const json::value* err = Field(*media, "error")) {
+      m.media.error = err->is_string() ? std::string(err->as_string()) : json::serialize(*err);
+    }
+  }
+  if (has_media) {
+    m.type = TypeFromMime(m.media.mimetype.value_or(""));
+  } else if (Obj(p, "location")) {
+    m.type = "location";
+  } else if (const json::value* vc = Field(p, "vCards");
+             vc && vc->is_array() && !vc->as_array().empty()) {
+    m.type = "contact";
+  } else {
+    m.type = "text";
+  }
+  if (const json::object* data = Obj(p, "_data")) {
+    m.push_name = Str(*data, "pushName");
+    if (m.push_name.empty()) m.push_name = Str(*data, "notifyName");
+    if (const json::object* key = Obj(*data, "key")) {
+      // NOWEB: the raw key may name the person by their other id (@lid vs phone).
+      std::string raw = MessagingService::NormalizeWaId(Str(*key, "remoteJid"));
+      if (!raw.empty() && raw != m.chat_id && !m.chat_id.ends_with("@g.us")) {
+        m.alternate_wa_id = raw;
+      }
+    }
+  }
+  return m;
+}
+
+Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
+                                               std::string_view raw_body,
+                                               std::string_view hmac_header) {
+  if (!channel.hmac_secret.empty()) {
+    if (hmac_header.empty()) {
+      return Status::Unauthenticated(
+          "missing X-Webhook-Hmac header (the channel has an HMAC secret)");
+    }
+    std::string given;
+    for (char c : hmac_header)
+      given.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    std::string expected = core::HmacSha512Hex(channel.hmac_secret, raw_body);
+    if (!core::ConstantTimeEquals(given, expected)) {
+      return Status::Unauthenticated("X-Webhook-Hmac does not match the body");
+    }
+  }
+  boost::system::error_code ec;
+  json::value doc = json::parse(raw_body, ec);
+  if (ec)
+    return Status::InvalidArgument(fmt::format("webhook body is not valid JSON: {}", ec.message()));
+  if (!doc.is_object()) return Status::InvalidArgument("webhook body must be a JSON object");
+  const json::object& env = doc.as_object();
+  std::string envelope_id = Str(env, "id");
+  if (envelope_id.empty()) envelope_id = "sha256:" + core::Sha256Hex(raw_body);
+  std::string event = Str(env, "event");
+  if (event.empty()) event = "unknown";
+  const json::object* payload = Obj(env, "payload");
+  std::optional<std::string> dedup;
+  if ((event == "message" || event == "message.any") && payload) {
+    std::string id = Str(*payload, "id");
+    if (!id.empty()) dedup = "msg:" + MessagingService::BareMessageId(id);
+  }
+
+  Stored out;
+  out.inbox_id = core::NewUuidV7(clock_);
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto ins,
+      conn->Query(
+          "INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, dedup_key, "
+          "body, state, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) "
+          "ON CONFLICT DO NOTHING",
+          {DbValue(out.inbox_id), DbValue(channel.tenant_id.str()), DbValue(channel.id.str()),
+           DbValue(envelope_id), DbValue(event), dedup ? DbValue(*dedup) : DbValue(nullptr),
+           DbValue(std::string(raw_body)), DbValue(clock_.NowMillis())}));
+  if (ins.affected_rows == 0) {
+    out.duplicate = true;
+    return out;  // rolled back: nothing new
+  }
+  core::Event e;
+  e.type = kWebhookReceived;
+  e.tenant_id = channel.tenant_id.str();
+  e.key = EventKey(channel, payload);
+  e.payload = fmt::format(R"({{"inbox_id":"{}","channel_id":"{}","event":"{}"}})", out.inbox_id,
+                          channel.id.str(), core::JsonEscape(event));
+  VENTROS_RETURN_IF_ERROR(core::AppendEvent(*conn, e, clock_));
+  VENTROS_RETURN_IF_ERROR(tx.Commit());
+  if (bus_) bus_->Notify();
+  return out;
+}
+
+Status WahaIngest::Process(const std::string& inbox_id) {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows, conn->Query("SELECT channel_id, event, body, state FROM waha_inbox WHERE id = $1",
+                             {DbValue(inbox_id)}));
+  if (rows.empty()) return Status::Ok();  // nothing to do (deleted or never committed)
+  std::string state = rows.rows[0].GetText(3);
+  if (state != "pending") return Status::Ok();  // processed before: idempotent
+  std::string channel_id = rows.rows[0].GetText(0);
+  std::string event = rows.rows[0].GetText(1);
+  std::string body = rows.rows[0].GetText(2);
+  conn = core::PooledConnection();  // GetChannelById borrows its own
+
+  auto channel = messaging_.GetChannelById(crm::ChannelId(channel_id));
+  VENTROS_ASSIGN_OR_RETURN(conn, db_.Acquire());
+  auto finish = [&](const std::string& new_state, const std::string& error) -> Status {
+    auto r =
+        conn->Query("UPDATE waha_inbox SET state = $1, error = $2, processed_at = $3 WHERE id = $4",
+                    {DbValue(new_state), error.empty() ? DbValue(nullptr) : DbValue(error),
+                     DbValue(clock_.NowMillis()), DbValue(inbox_id)});
+    return r.ok() ? Status::Ok() : r.status();
+  };
+  if (!channel.ok()) {
+    if (channel.status().code() != core::StatusCode::kNotFound) return channel.status();
+    return finish("ignored", "channel no longer exists");
+  }
+
+  boost::system::error_code ec;
+  json::value doc = json::parse(body, ec);
+  const json::object* env = (!ec && doc.is_object()) ? &doc.as_object() : nullptr;
+  const json::object* payload = env ? Obj(*env, "payload") : nullptr;
+  int64_t envelope_ts = clock_.NowMillis();
+  if (env) {
+    if (auto ts = Num(*env, "timestamp")) envelope_ts = static_cast<int64_t>(*ts);
+  }
+
+  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  std::string result_state = "processed";
+  std::string reason;
+  Status st = Status::Ok();
+  if (!payload && event != "unknown") {
+    result_state = "failed";
+    reason = "payload is missing or not an object";
+  } else if (event == "message" || event == "message.any") {
+    auto parsed = ParseMessage(json::serialize(*payload), envelope_ts);
+    if (!parsed.ok()) {
+      result_state = "failed";
+      reason = parsed.status().message();
+    } else {
+      auto r = messaging_.RecordInbound(*conn, *channel, *parsed);
+      if (!r.ok()) {
+        st = r.status();
+      } else if (r->kind == crm::InboundResult::kDuplicate) {
+        result_state = "duplicate";
+      }
+    }
+  } else if (event == "message.ack" || event == "message.ack.group") {
+    std::string id = Str(*payload, "id");
+    auto ack = Num(*payload, "ack");
+    if (id.empty() || !ack) {
+      result_state = "failed";
+      reason = "ack payload needs id and ack";
+    } else {
+      st = messaging_.RecordAck(*conn, *channel, MessagingService::BareMessageId(id),
+                                static_cast<int>(*ack));
+    }
+  } else if (event == "message.reaction") {
+    const json::object* reaction = Obj(*payload, "reaction");
+    std::string target = reaction ? Str(*reaction, "messageId") : "";
+    if (target.empty()) {
+      result_state = "failed";
+      reason = "reaction payload needs reaction.messageId";
+    } else {
+      std::string sender = Str(*payload, "participant");
+      if (sender.empty()) sender = Str(*payload, "from");
+      st = messaging_.RecordReaction(*conn, *channel, MessagingService::BareMessageId(target),
+                                     MessagingService::NormalizeWaId(sender),
+                                     Str(*reaction, "text"));
+    }
+  } else if (event == "message.revoked" || event == "message.edited") {
+    bool revoked = event == "message.revoked";
+    std::string target = Str(*payload, revoked ? "revokedMessageId" : "editedMessageId");
+    for (const char* side : {"before", "after"}) {
+      if (!target.empty()) break;
+      if (const json::object* o = Obj(*payload, side)) target = Str(*o, "id");
+    }
+    if (target.empty()) {
+      result_state = "failed";
+      reason = fmt::format("{} payload does not name the message", event);
+    } else if (revoked) {
+      st = messaging_.RecordRevoke(*conn, *channel, MessagingService::BareMessageId(target),
+                                   envelope_ts);
+    } else {
+      std::string text = Str(*payload, "body");
+      if (text.empty()) {
+        if (const json::object* after = Obj(*payload, "after")) text = Str(*after, "body");
+      }
+      st = messaging_.RecordEdit(*conn, *channel, MessagingService::BareMessageId(target), text,
+                                 envelope_ts);
+    }
+  } else if (event == "session.status") {
+    std::string status = Str(*payload, "status");
+    if (status.empty()) {
+      result_state = "failed";
+      reason = "session.status payload has no status";
+    } else {
+      st = messaging_.SetChannelStatus(*conn, *channel, status);
+    }
+  } else {
+    result_state = "ignored";
+    reason = fmt::format("event '{}' is stored but not interpreted", event);
+  }
+
+  if (!st.ok()) {
+    if (st.code() == core::StatusCode::kNotFound) {
+      // Refers to a message we never saw (before our time, or another channel): keep the record.
+      result_state = "ignored";
+      reason = st.message();
+    } else {
+      return st;  // rolled back; the bus retries
+    }
+  }
+  VENTROS_RETURN_IF_ERROR(finish(result_state, reason));
+  VENTROS_RETURN_IF_ERROR(tx.Commit());
+  if (result_state == "failed") {
+    logger_->warn("webhook {} ({}) on channel {} not applied: {}", inbox_id, event, channel_id,
+                  reason);
+  }
+  if (bus_) bus_->Notify();
+  return Status::Ok();
+}
+
+core::EventHandler WahaIngest::Handler() {
+  return [this](const core::Event& e) -> Status {
+    boost::system::error_code ec;
+    json::value v = json::parse(e.payload, ec);
+    if (ec || !v.is_object()) return Status::Ok();  // not ours to fix; nothing to retry
+    std::string inbox_id = Str(v.as_object(), "inbox_id");
+    if (inbox_id.empty()) return Status::Ok();
+    return Process(inbox_id);
+  };
+}
+
+// ---------------------------------------------------------------- outbound
+
+core::EventHandler WahaSender::Handler() {
+  return [this](const core::Event& e) { return Send(e); };
+}
+
+Status WahaSender::Send(const core::Event& e) {
+  boost::system::error_code ec;
+  json::value v = json::parse(e.payload, ec);
+  if (ec || !v.is_object()) return Status::Ok();
+  std::string id = Str(v.as_object(), "id");
+  crm::TenantId tenant(e.tenant_id);
+  auto msg = messaging_.GetMessage(tenant, crm::MessageId(id));
+  if (!msg.ok()) {
+    return msg.status().code() == core::StatusCode::kNotFound ? Status::Ok() : msg.status();
+  }
+  // Only a queued message is sent. "sending" means an earlier attempt may have reached WAHA
+  // (we crashed or timed out): never send it blindly again; the message.any echo settles it.
+  if (msg->status != "queued") return Status::Ok();
+  auto channel = messaging_.GetChannel(tenant, msg->channel_id);
+  if (!channel.ok()) {
+    if (channel.status().code() == core::StatusCode::kNotFound) {
+      return messaging_.MarkFailed(tenant, msg->id, "the channel was deleted");
+    }
+    return channel.status();
+  }
+  WahaTarget target{channel->waha_url, channel->waha_api_key, channel->waha_session};
+  if (options_.humanize) {
+    (void)gateway_.SendSeen(target, msg->chat_id, {});
+    (void)gateway_.StartTyping(target, msg->chat_id);
+    std::this_thread::sleep_for(options_.typing_delay);
+    (void)gateway_.StopTyping(target, msg->chat_id);
+  }
+  VENTROS_RETURN_IF_ERROR(messaging_.MarkSendAttempt(tenant, msg->id, "sending", ""));
+  SendTextRequest req;
+  req.chat_id = msg->chat_id;
+  req.text = msg->body;
+  req.reply_to = msg->reply_to;
+  auto outcome = gateway_.SendText(target, req);
+  if (outcome.ok()) {
+    if (outcome->kind == SendOutcome::kSent) {
+      // Without an id in the answer, the message.any echo fills it in later.
+      return messaging_.MarkSent(tenant, msg->id, outcome->waha_message_id);
+    }
+    // No answer: it may or may not have gone out. WAHA's message.any echo will tell.
+    return messaging_.MarkSendAttempt(tenant, msg->id, "unknown",
+                                      "outcome unknown; waiting for WAHA's echo", false);
+  }
+  const Status& err = outcome.status();
+  if (err.code() == core::StatusCode::kUnavailable &&
+      msg->send_attempts + 1 < options_.send_max_attempts) {
+    // Certainly not sent (422, 5xx, refused): queue it again and let the bus back off.
+    VENTROS_RETURN_IF_ERROR(
+        messaging_.MarkSendAttempt(tenant, msg->id, "queued", err.message(), false));
+    return err;
+  }
+  logger_->warn("message {} failed: {}", msg->id.str(), err.ToString());
+  return messaging_.MarkFailed(tenant, msg->id, err.message());
+}
+
+// ---------------------------------------------------------------- media
+
+core::EventHandler MediaDownloader::Handler() {
+  return [this](const core::Event& e) -> Status {
+    boost::system::error_code ec;
+    json::value v = json::parse(e.payload, ec);
+    if (ec || !v.is_object()) return Status::Ok();
+    const json::object& o = v.as_object();
+    const json::object* media = Obj(o, "media");
+    if (!media || Str(*media, "state") != "pending") return Status::Ok();
+    crm::TenantId tenant(e.tenant_id);
+    crm::MessageId id(Str(o, "id"));
+    auto msg = messaging_.GetMessage(tenant, id);
+    if (!msg.ok())
+      return msg.status().code() == core::StatusCode::kNotFound ? Status::Ok() : msg.status();
+    if (msg->media.state != "pending" || !msg->media.url) return Status::Ok();
+    auto channel = messaging_.GetChannel(tenant, msg->channel_id);
+    crm::Media result = msg->media;
+    if (!channel.ok()) {
+      result.state = "failed";
+      result.error = "channel no longer exists";
+      return messaging_.RecordMediaResult(tenant, id, result);
+    }
+    WahaTarget target{channel->waha_url, channel->waha_api_key, channel->waha_session};
+    auto bytes = gateway_.DownloadMedia(target, *msg->media.url, options_.media_max_bytes);
+    if (!bytes.ok()) {
+      if (bytes.status().code() == core::StatusCode::kUnavailable) return bytes.status();  // retry
+      // Gone (WAHA deletes files after a few minutes), too large, forbidden: record, stop.
+      result.state = "failed";
+      result.error = bytes.status().message();
+      return messaging_.RecordMediaResult(tenant, id, result);
+    }
+    std::string sha = core::Sha256Hex(*bytes);
+    std::filesystem::path dir = std::filesystem::path(options_.media_dir) / sha.substr(0, 2);
+    std::filesystem::path path = dir / sha;
+    std::error_code fec;
+    std::filesystem::create_directories(dir, fec);
+    if (!std::filesystem::exists(path)) {
+      // Write then rename, so a crash never leaves a partial file under the final name.
+      std::filesystem::path tmp = path;
+      tmp += ".tmp" + core::RandomHex(4);
+      {
+        std::ofstream out(tmp, std::ios::binary);
+        out.write(bytes->data(), static_cast<std::streamsize>(bytes->size()));
+        if (!out) return Status::Unavailable(fmt::format("cannot write {}", tmp.string()));
+      }
+      std::filesystem::rename(tmp, path, fec);
+      if (fec)
+        return Status::Unavailable(
+            fmt::format("cannot store {}: {}", path.string(), fec.message()));
+    }
+    result.state = "stored";
+    result.path = path.string();
+    result.size = static_cast<int64_t>(bytes->size());
+    result.sha256 = sha;
+    result.error.reset();
+    return messaging_.RecordMediaResult(tenant, id, result);
+  };
+}
+
+// ---------------------------------------------------------------- route
+
+void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest,
+                        crm::MessagingService& messaging) {
+  router.Add("POST", "/webhooks/waha/{channel_id}",
+             [&ingest, &messaging](core::HttpRequest& req) {
+               auto channel = messaging.GetChannelById(crm::ChannelId(req.PathParam("channel_id")));
+               if (!channel.ok())
+                 return core::HttpResponse::FromStatus(channel.status(), req.request_id);
+               auto stored = ingest.Receive(*channel, req.body, req.Header("X-Webhook-Hmac"));
+               if (!stored.ok()) {
+                 if (stored.status().code() == core::StatusCode::kInvalidArgument) {
+                   return core::HttpResponse::Error(400, "invalid_json", stored.status().message(),
+                                                    req.request_id);
+                 }
+                 return core::HttpResponse::FromStatus(stored.status(), req.request_id);
+               }
+               return core::HttpResponse::Json(
+                   200, stored->duplicate ? R"({"status":"duplicate"})" : R"({"status":"stored"})");
+             },
+             {.summary = "WAHA webhook: stored durably, then processed"});
+}
+
+}  // namespace ventros::waha

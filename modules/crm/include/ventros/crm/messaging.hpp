@@ -35,7 +35,7 @@ struct Channel {
   std::string waha_url;
   std::string waha_api_key;  // secret: never in API answers
   std::string waha_session = "default";
-  std::string hmac_secret;   // secret: never in API answers
+  std::string hmac_secret;  // secret: never in API answers
   std::string status = "UNKNOWN";
   std::optional<int64_t> session_timeout_ms;
   int64_t created_at = 0;
@@ -105,7 +105,8 @@ struct Message {
   std::string direction;  // in | out
   bool from_me = false;
   std::string source;  // contact | bot | human | system | api | app
-  std::string type;    // text | image | audio | video | document | location | contact | sticker | reaction | system
+  std::string type;    // text | image | audio | video | document | location | contact | sticker |
+                       // reaction | system
   std::string body;
   std::optional<std::string> sender_wa_id;
   Media media;
@@ -133,8 +134,9 @@ struct ContactEvent {
 
 // A message as the channel saw it, already normalised by the channel module.
 struct InboundMessage {
-  std::string chat_id;       // 5511...@c.us, ...@lid or ...@g.us
-  std::string contact_wa_id;  // the person: the chat in direct chats, the participant in groups
+  std::string chat_id;        // 5511...@c.us, ...@lid or ...@g.us
+  std::string contact_wa_id;  // the conversation: the person in direct chats, the group in groups
+  std::string sender_wa_id;   // who wrote it: the person, or the participant in groups
   std::optional<std::string> alternate_wa_id;  // the same person's other id, when known
   std::string push_name;
   std::string waha_id;
@@ -187,7 +189,8 @@ class MessagingService {
   Result<Channel> UpdateChannel(const TenantId& tenant, const ChannelId& id,
                                 const ChannelInput& input);
   Status DeleteChannel(const TenantId& tenant, const ChannelId& id);
-  Status SetChannelStatus(core::Connection& conn, const Channel& channel, const std::string& status);
+  Status SetChannelStatus(core::Connection& conn, const Channel& channel,
+                          const std::string& status);
 
   // Contacts.
   Result<Contact> CreateContact(const TenantId& tenant, const ContactInput& input);
@@ -240,10 +243,13 @@ class MessagingService {
                     const std::string& body, int64_t at);
   Status RecordRevoke(core::Connection& conn, const Channel& channel, const std::string& bare_id,
                       int64_t at);
+  // A media download finished (state "stored") or failed for good (state "failed").
+  Status RecordMediaResult(const TenantId& tenant, const MessageId& id, const Media& media);
   // Outbound results (WAHA sender).
   Status MarkSent(const TenantId& tenant, const MessageId& id, const std::string& waha_id);
+  // Sets the outbound status; count_attempt adds one to send_attempts (once per call to WAHA).
   Status MarkSendAttempt(const TenantId& tenant, const MessageId& id, const std::string& status,
-                         const std::string& error);
+                         const std::string& error, bool count_attempt = true);
   Status MarkFailed(const TenantId& tenant, const MessageId& id, const std::string& error);
 
   Status AddContactEvent(core::Connection& conn, const TenantId& tenant, const ContactId& contact,
@@ -264,13 +270,19 @@ class MessagingService {
                                       const InboundMessage& m, bool* created);
   Result<Session> ActiveSessionFor(core::Connection& conn, const Channel& channel,
                                    const ContactId& contact, int64_t at);
-  Status EndSession(core::Connection& conn, const Session& s, int64_t at, const std::string& reason);
+  Status EndSession(core::Connection& conn, const Session& s, int64_t at, const std::string& reason,
+                    bool* ended = nullptr);
   Result<Contact> LoadContact(core::Connection& conn, const TenantId& tenant, const ContactId& id);
 
   core::Database& db_;
   const core::Clock& clock_;
   core::EventBus* bus_;
 };
+
+// Adds the REST routes for channels, contacts, sessions and messages (see docs/api.md).
+// public_base_url is how WAHA reaches this server, for the webhook URL shown with a channel.
+void RegisterMessagingRoutes(core::Router& router, MessagingService& service,
+                             std::string public_base_url);
 
 // JSON renderings used by REST answers and CLI --json.
 std::string ChannelJson(const Channel& c, const std::string& public_base_url);

@@ -1,0 +1,113 @@
+#pragma once
+// WAHA inbound: the webhook edge stores every delivery raw (after checking its HMAC) and answers
+// as soon as it is durable; a bus consumer then turns it into contacts, sessions and messages.
+// Outbound: a consumer of message.send_requested sends through WAHA without ever re-sending a
+// message whose outcome is unknown. A third consumer downloads media into a content-addressed
+// store.
+//
+// Thread-safety: all classes hold references only and may be used from any thread.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ventros/core/clock.hpp"
+#include "ventros/core/db.hpp"
+#include "ventros/core/events.hpp"
+#include "ventros/core/http.hpp"
+#include "ventros/core/log.hpp"
+#include "ventros/crm/messaging.hpp"
+#include "ventros/waha/gateway.hpp"
+
+namespace ventros::waha {
+
+using core::Result;
+using core::Status;
+
+inline constexpr const char* kWebhookReceived = "waha.webhook_received";
+
+struct WahaOptions {
+  int send_max_attempts = 5;  // after this many retryable failures a send is failed
+  bool humanize = false;      // seen -> typing -> wait -> stop typing -> send
+  std::chrono::milliseconds typing_delay{1500};
+  std::string media_dir = "data/media";
+  size_t media_max_bytes = 64 * 1024 * 1024;
+};
+
+class WahaIngest {
+ public:
+  WahaIngest(core::Database& db, const core::Clock& clock, crm::MessagingService& messaging,
+             core::EventBus* bus, core::Logger logger)
+      : db_(db), clock_(clock), messaging_(messaging), bus_(bus), logger_(std::move(logger)) {}
+
+  struct Stored {
+    bool duplicate = false;
+    std::string inbox_id;
+  };
+  // Verifies the HMAC (when the channel has a secret) and stores the raw body with a
+  // waha.webhook_received event in one transaction. Duplicates (same envelope id, or the same
+  // message id again) store nothing. Errors: Unauthenticated (HMAC), InvalidArgument (not JSON).
+  Result<Stored> Receive(const crm::Channel& channel, std::string_view raw_body,
+                         std::string_view hmac_header);
+
+  // Applies one stored webhook. Malformed payloads are marked failed with the reason (no retry);
+  // database errors return an error so the bus retries.
+  Status Process(const std::string& inbox_id);
+
+  // The bus handler for waha.webhook_received.
+  core::EventHandler Handler();
+
+  // Parses a WAHA message payload; `envelope_timestamp_ms` is used when it carries no timestamp.
+  static Result<crm::InboundMessage> ParseMessage(std::string_view payload_json,
+                                                  int64_t envelope_timestamp_ms);
+
+ private:
+  core::Database& db_;
+  const core::Clock& clock_;
+  crm::MessagingService& messaging_;
+  core::EventBus* bus_;
+  core::Logger logger_;
+};
+
+class WahaSender {
+ public:
+  WahaSender(crm::MessagingService& messaging, WahaGateway& gateway, WahaOptions options,
+             core::Logger logger)
+      : messaging_(messaging),
+        gateway_(gateway),
+        options_(std::move(options)),
+        logger_(std::move(logger)) {}
+  // The bus handler for message.send_requested.
+  core::EventHandler Handler();
+  Status Send(const core::Event& event);
+
+ private:
+  crm::MessagingService& messaging_;
+  WahaGateway& gateway_;
+  WahaOptions options_;
+  core::Logger logger_;
+};
+
+class MediaDownloader {
+ public:
+  MediaDownloader(crm::MessagingService& messaging, WahaGateway& gateway, WahaOptions options,
+                  core::Logger logger)
+      : messaging_(messaging),
+        gateway_(gateway),
+        options_(std::move(options)),
+        logger_(std::move(logger)) {}
+  // The bus handler for message.received / message.sent carrying media.
+  core::EventHandler Handler();
+
+ private:
+  crm::MessagingService& messaging_;
+  WahaGateway& gateway_;
+  WahaOptions options_;
+  core::Logger logger_;
+};
+
+// POST /webhooks/waha/{channel_id}
+void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest, crm::MessagingService& messaging);
+
+}  // namespace ventros::waha
