@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <charconv>
+#include <type_traits>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -18,10 +20,23 @@ namespace json = boost::json;
 using Setter = std::function<void(Config&, const json::value&)>;
 using Getter = std::function<json::value(const Config&)>;
 
+// Largest value an integer key takes: counts (threads, pool size, retries) are int fields and
+// stay far below 1,000,000; durations (*_ms) and sizes (*_bytes) are int64 but kept within 2^53
+// so that every value survives a round trip through JSON numbers (doubles).
+constexpr int64_t kMaxCount = 1'000'000;
+constexpr int64_t kMaxInt64Value = int64_t{1} << 53;
+
+template <typename Field>
+constexpr int64_t MaxValueOf() {
+  static_assert(std::is_same_v<Field, int> || std::is_same_v<Field, int64_t>);
+  return std::is_same_v<Field, int> ? kMaxCount : kMaxInt64Value;
+}
+
 struct KeyDef {
   ConfigKeyInfo info;
   Setter set;
   Getter get;
+  int64_t max_value = 0;  // integer keys: the largest value accepted (the smallest is 0)
 };
 
 std::string EnvName(std::string_view key) {
@@ -34,7 +49,7 @@ std::string EnvName(std::string_view key) {
   KeyDef {                                                                                 \
     {#path, ConfigType::kString, EnvName(#path), "", doc},                                 \
         [](Config& c, const json::value& v) { c.path = std::string(v.as_string()); },      \
-        [](const Config& c) { return json::value(c.path); }                                \
+        [](const Config& c) { return json::value(c.path); }, 0                             \
   }
 #define VENTROS_INT(path, doc)                                                             \
   KeyDef {                                                                                 \
@@ -42,13 +57,14 @@ std::string EnvName(std::string_view key) {
         [](Config& c, const json::value& v) {                                              \
           c.path = static_cast<decltype(c.path)>(v.to_number<int64_t>());                  \
         },                                                                                 \
-        [](const Config& c) { return json::value(static_cast<int64_t>(c.path)); }          \
+        [](const Config& c) { return json::value(static_cast<int64_t>(c.path)); },         \
+        MaxValueOf<decltype(Config{}.path)>()                                              \
   }
 #define VENTROS_BOOL(path, doc)                                                            \
   KeyDef {                                                                                 \
     {#path, ConfigType::kBool, EnvName(#path), "", doc},                                   \
         [](Config& c, const json::value& v) { c.path = v.as_bool(); },                     \
-        [](const Config& c) { return json::value(c.path); }                                \
+        [](const Config& c) { return json::value(c.path); }, 0                             \
   }
 
 const std::vector<KeyDef>& Defs() {
@@ -87,7 +103,8 @@ const std::vector<KeyDef>& Defs() {
           json::array a;
           for (const auto& m : c.modules) a.emplace_back(m);
           return json::value(std::move(a));
-        }});
+        },
+        0});
     Config defaults;
     for (auto& k : d) k.info.default_value = json::serialize(k.get(defaults));
     return d;
@@ -129,7 +146,7 @@ std::string_view KindOf(const json::value& v) {
 bool TypeMatches(ConfigType t, const json::value& v) {
   switch (t) {
     case ConfigType::kString: return v.is_string();
-    case ConfigType::kInt: return v.is_int64() || (v.is_uint64() && v.as_uint64() < (1ULL << 62));
+    case ConfigType::kInt: return v.is_int64() || v.is_uint64();  // the range is checked apart
     case ConfigType::kBool: return v.is_bool();
     case ConfigType::kStringList:
       return v.is_array() && std::all_of(v.as_array().begin(), v.as_array().end(),
@@ -143,6 +160,17 @@ Status Apply(Config& config, const KeyDef& def, const json::value& v, std::strin
     return Status::InvalidArgument(fmt::format("configuration key '{}' ({}) must be {}, got {}",
                                                def.info.key, source, TypeName(def.info.type),
                                                KindOf(v)));
+  }
+  if (def.info.type == ConfigType::kInt) {
+    // Checked before the value is narrowed to its field: 4294967297 must not become 1.
+    const bool in_range = v.is_uint64()
+                              ? v.as_uint64() <= static_cast<uint64_t>(def.max_value)
+                              : v.as_int64() >= 0 && v.as_int64() <= def.max_value;
+    if (!in_range) {
+      return Status::InvalidArgument(
+          fmt::format("configuration key '{}' ({}) must be between 0 and {}, got {}",
+                      def.info.key, source, def.max_value, json::serialize(v)));
+    }
   }
   def.set(config, v);
   return Status::Ok();
@@ -187,17 +215,16 @@ Result<json::value> ParseTyped(const KeyDef& def, std::string_view text, std::st
     case ConfigType::kString:
       return json::value(json::string(text));
     case ConfigType::kInt: {
-      if (text.empty()) return bad();
       int64_t out = 0;
-      size_t i = 0;
-      bool neg = text[0] == '-';
-      if (neg) i = 1;
-      if (i == text.size()) return bad();
-      for (; i < text.size(); ++i) {
-        if (text[i] < '0' || text[i] > '9') return bad();
-        out = out * 10 + (text[i] - '0');
+      const char* end = text.data() + text.size();
+      auto [ptr, ec] = std::from_chars(text.data(), end, out);
+      if (ec == std::errc::result_out_of_range && ptr == end) {
+        return Status::InvalidArgument(fmt::format(
+            "configuration key '{}' ({}) must be between 0 and {}, got '{}'", def.info.key,
+            source, def.max_value, text));
       }
-      return json::value(neg ? -out : out);
+      if (text.empty() || ec != std::errc() || ptr != end) return bad();
+      return json::value(out);
     }
     case ConfigType::kBool:
       if (text == "true" || text == "1" || text == "yes" || text == "on") return json::value(true);
@@ -318,8 +345,22 @@ Status ConfigLoader::Validate(const Config& c) {
   VENTROS_RETURN_IF_ERROR(positive("database.pool_size", c.database.pool_size));
   VENTROS_RETURN_IF_ERROR(positive("database.acquire_timeout_ms", c.database.acquire_timeout_ms));
   VENTROS_RETURN_IF_ERROR(positive("database.connect_timeout_ms", c.database.connect_timeout_ms));
+  if (c.server.shutdown_grace_ms < 0) {
+    return Status::InvalidArgument(fmt::format(
+        "configuration key 'server.shutdown_grace_ms' must be >= 0; got {}",
+        c.server.shutdown_grace_ms));
+  }
   if (c.http_client.max_retries < 0) {
     return Status::InvalidArgument("configuration key 'http_client.max_retries' must be >= 0");
+  }
+  // A Config built in code never went through Apply: check the upper bounds here too.
+  for (const auto& d : Defs()) {
+    if (d.info.type != ConfigType::kInt) continue;
+    const int64_t v = d.get(c).as_int64();
+    if (v > d.max_value) {
+      return Status::InvalidArgument(fmt::format(
+          "configuration key '{}' must be at most {}; got {}", d.info.key, d.max_value, v));
+    }
   }
   static const std::vector<std::string> kModules = {"crm"};
   for (const auto& m : c.modules) {

@@ -73,35 +73,41 @@ std::optional<std::string> DbRow::GetOptText(size_t i) const {
 
 // ---- URL helpers ----
 
+namespace {
+
+// Replaces the value of every "password=" parameter (query string or keyword/value form).
+void RedactPasswordParameters(std::string& text) {
+  constexpr std::string_view kKey = "password=";
+  for (size_t pos = text.find(kKey); pos != std::string::npos; pos = text.find(kKey, pos + 1)) {
+    size_t value = pos + kKey.size();
+    size_t end = text.find('&', value);
+    if (end == std::string::npos) end = text.size();
+    text.replace(value, end - value, "***");
+  }
+}
+
+}  // namespace
+
 std::string RedactDbUrl(std::string_view url) {
-  // scheme://user:password@host -> scheme://user:***@host
+  // scheme://user:password@host -> scheme://user:***@host. The password may hold '/', '@' or
+  // '?' (libpq wants them percent-encoded, but a mistyped URL still ends up in messages), so the
+  // userinfo runs to the last '@' before the query; failing that, to an '@' before the first '/'
+  // (how libpq reads "user:pa?ss@host").
+  std::string out(url);
   size_t scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  size_t auth_start = scheme + 3;
-  size_t at = url.find('@', auth_start);
-  size_t slash = url.find('/', auth_start);
-  if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) {
-    std::string out(url);
-    // password=... in the query string
-    size_t pw = out.find("password=");
-    if (pw != std::string::npos) {
-      size_t end = out.find('&', pw);
-      out.replace(pw + 9, (end == std::string::npos ? out.size() : end) - pw - 9, "***");
+  if (scheme != std::string_view::npos && !url.starts_with("sqlite:")) {
+    size_t auth_start = scheme + 3;
+    std::string_view rest = url.substr(auth_start);
+    size_t at = rest.substr(0, rest.find('?')).rfind('@');
+    if (at == std::string_view::npos) at = rest.substr(0, rest.find('/')).find('@');
+    if (at != std::string_view::npos) {
+      size_t colon = rest.find(':');
+      if (colon < at) {
+        out = fmt::format("{}:***{}", url.substr(0, auth_start + colon), rest.substr(at));
+      }
     }
-    return out;
   }
-  size_t colon = url.find(':', auth_start);
-  std::string out;
-  if (colon != std::string_view::npos && colon < at) {
-    out = fmt::format("{}:***{}", url.substr(0, colon), url.substr(at));
-  } else {
-    out = std::string(url);
-  }
-  size_t pw = out.find("password=");
-  if (pw != std::string::npos) {
-    size_t end = out.find('&', pw);
-    out.replace(pw + 9, (end == std::string::npos ? out.size() : end) - pw - 9, "***");
-  }
+  RedactPasswordParameters(out);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -75,20 +76,26 @@ std::string SqlPreview(std::string_view sql) {
   return line;
 }
 
+// The password of the URL's userinfo (user:PASSWORD@host), found the way RedactDbUrl finds
+// it: up to the last '@' before the query, else an '@' before the first '/', so a password
+// holding '/', '@' or '?' is caught whole.
+std::optional<std::string_view> UserinfoPassword(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return std::nullopt;
+  std::string_view rest = url.substr(scheme + 3);
+  size_t at = rest.substr(0, rest.find('?')).rfind('@');
+  if (at == std::string_view::npos) at = rest.substr(0, rest.find('/')).find('@');
+  if (at == std::string_view::npos) return std::nullopt;
+  std::string_view userinfo = rest.substr(0, at);
+  size_t colon = userinfo.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  return userinfo.substr(colon + 1);
+}
+
 // The password as written in the URL (user:PASSWORD@host or ?password=PASSWORD).
 std::vector<std::string> RawUrlPasswords(std::string_view url) {
   std::vector<std::string> out;
-  size_t scheme = url.find("://");
-  if (scheme != std::string_view::npos) {
-    std::string_view rest = url.substr(scheme + 3);
-    std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
-    size_t at = authority.rfind('@');
-    if (at != std::string_view::npos) {
-      std::string_view userinfo = authority.substr(0, at);
-      size_t colon = userinfo.find(':');
-      if (colon != std::string_view::npos) out.emplace_back(userinfo.substr(colon + 1));
-    }
-  }
+  if (auto password = UserinfoPassword(url)) out.emplace_back(*password);
   for (size_t pos = url.find("password="); pos != std::string_view::npos;
        pos = url.find("password=", pos + 1)) {
     std::string_view value = url.substr(pos + 9);
@@ -503,8 +510,17 @@ Status PostgresConnection::Simple(const char* sql) {
 
 Result<std::unique_ptr<Connection>> OpenPostgresConnection(
     const std::string& url, std::chrono::milliseconds connect_timeout) {
-  const std::vector<std::string> secrets = UrlSecrets(url);
   const std::string where = RedactDbUrl(url);
+  // libpq ends the userinfo at the first '/' or '@': it would take part of such a password for
+  // the host or port and quote that part in its error message, where no scrubbing finds it.
+  if (auto password = UserinfoPassword(url);
+      password && password->find_first_of("/@") != std::string_view::npos) {
+    return Status::InvalidArgument(fmt::format(
+        "cannot connect to {}: the password in the URL holds '/' or '@'; percent-encode them "
+        "(%2F, %40)",
+        where));
+  }
+  const std::vector<std::string> secrets = UrlSecrets(url);
   // libpq keeps the last value of a repeated keyword: entries before "dbname" (the expanded URL)
   // are defaults the URL may override. libpq's timeout has whole-second granularity.
   const int64_t timeout_seconds = std::max<int64_t>(1, (connect_timeout.count() + 999) / 1000);

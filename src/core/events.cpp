@@ -190,6 +190,7 @@ Result<int> EventBus::Pass(Consumer& c) {
       auto rows, query(fmt::format("SELECT {} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
                                    kEventColumns),
                        {DbValue(position), DbValue(int64_t{c.options.batch_size})}));
+  std::optional<int64_t> unsaved_position;
   for (const auto& row : rows.rows) {
     Event e = EventFromRow(row);
     bool wanted = c.types.empty() || c.types.count(e.type);
@@ -219,26 +220,37 @@ Result<int> EventBus::Pass(Consumer& c) {
         }
       }
     }
+    if (!park_state) {
+      // Nothing to record but progress: the position is written once for a run of such events
+      // (a crash replays them; handlers are idempotent).
+      unsaved_position = e.seq;
+      continue;
+    }
     VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
     VENTROS_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*conn));
-    if (park_state) {
-      VENTROS_ASSIGN_OR_RETURN(
-          auto ins,
-          conn->Query("INSERT INTO event_deliveries (consumer, seq, event_key, state, attempts, "
-                      "next_attempt_at, last_error, updated_at) VALUES ($1, $2, $3, $4, $5, $6, "
-                      "$7, $8) ON CONFLICT (consumer, seq) DO NOTHING",
-                      {DbValue(c.name), DbValue(e.seq), DbValue(e.key), DbValue(*park_state),
-                       DbValue(int64_t{attempts}),
-                       DbValue(attempts ? now + Backoff(c, attempts) : int64_t{0}), DbValue(error),
-                       DbValue(now)}));
-      (void)ins;
-    }
+    VENTROS_ASSIGN_OR_RETURN(
+        auto ins,
+        conn->Query("INSERT INTO event_deliveries (consumer, seq, event_key, state, attempts, "
+                    "next_attempt_at, last_error, updated_at) VALUES ($1, $2, $3, $4, $5, $6, "
+                    "$7, $8) ON CONFLICT (consumer, seq) DO NOTHING",
+                    {DbValue(c.name), DbValue(e.seq), DbValue(e.key), DbValue(*park_state),
+                     DbValue(int64_t{attempts}),
+                     DbValue(attempts ? now + Backoff(c, attempts) : int64_t{0}), DbValue(error),
+                     DbValue(now)}));
+    (void)ins;
     VENTROS_ASSIGN_OR_RETURN(
         auto upd,
         conn->Query("UPDATE event_consumers SET position = $1, updated_at = $2 WHERE name = $3",
                     {DbValue(e.seq), DbValue(now), DbValue(c.name)}));
     (void)upd;
     VENTROS_RETURN_IF_ERROR(tx.Commit());
+    unsaved_position.reset();
+  }
+  if (unsaved_position) {
+    VENTROS_ASSIGN_OR_RETURN(
+        auto upd, query("UPDATE event_consumers SET position = $1, updated_at = $2 WHERE name = $3",
+                        {DbValue(*unsaved_position), DbValue(now), DbValue(c.name)}));
+    (void)upd;
   }
   if (c.lag) {
     auto lag = query(

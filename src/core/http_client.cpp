@@ -250,9 +250,16 @@ std::string DescribeError(const ErrorCode& ec, size_t max_response_bytes) {
   return ec.message();
 }
 
+// Phrases callers match on (the WAHA gateway decides by them whether a send may be repeated):
+// kNotSent when no byte of the request can have reached the server, kOutcomeUnknown when it may
+// have been received and acted on.
+constexpr std::string_view kNotSent = "request not sent";
+constexpr std::string_view kOutcomeUnknown = "outcome unknown";
+
 struct Failure {
   std::string cause;
   bool retryable = true;  // false when another attempt would fail the same way
+  bool sent = true;       // false when it failed before a byte of the request was written
 };
 
 // The outcome of one attempt: a response (any status) or a failure.
@@ -364,10 +371,11 @@ struct HttpClient::Impl {
   }
 
   // Runs on the caller's thread; blocks until the I/O thread has finished the attempt.
+  // `replayable`: the request may be sent again when a reused connection turns out dead.
   AttemptOutcome RunAttempt(const Endpoint& endpoint, const Request& request,
-                            milliseconds timeout) {
+                            milliseconds timeout, bool replayable) {
     std::future<AttemptOutcome> done =
-        asio::co_spawn(io, Attempt(endpoint, request, timeout), asio::use_future);
+        asio::co_spawn(io, Attempt(endpoint, request, timeout, replayable), asio::use_future);
     try {
       return done.get();
     } catch (const std::exception& e) {
@@ -377,15 +385,19 @@ struct HttpClient::Impl {
   }
 
   asio::awaitable<AttemptOutcome> Attempt(const Endpoint& endpoint, const Request& request,
-                                          milliseconds timeout) {
+                                          milliseconds timeout, bool replayable) {
     std::unique_ptr<Connection> connection = TakeIdle(endpoint.pool_key);
+    bool replayed = false;  // sent once already on a reused connection that then died
     for (;;) {
       const bool reused = connection != nullptr;
       if (reused) {
         ++connections_reused;
       } else {
         OpenOutcome opened = co_await Open(endpoint);
-        if (!opened.connection) co_return AttemptOutcome{.failure = std::move(opened.failure)};
+        if (!opened.connection) {
+          opened.failure.sent = opened.failure.sent || replayed;
+          co_return AttemptOutcome{.failure = std::move(opened.failure)};
+        }
         connection = std::move(opened.connection);
         ++connections_opened;
       }
@@ -401,10 +413,20 @@ struct HttpClient::Impl {
       }
       connection.reset();
       if (reused && !exchanged.got_response_bytes && exchanged.ec != beast::error::timeout) {
-        // The server closed the idle connection as we sent (keep-alive race). Its siblings are
-        // suspect too, so the retry goes to a fresh connection and is not counted as a retry.
+        // Most likely the server closed the idle connection as we sent (keep-alive race). Its
+        // siblings are suspect too, so any replay goes to a fresh connection.
         idle.erase(endpoint.pool_key);
-        continue;
+        if (replayable) {
+          replayed = true;
+          continue;  // not counted as a retry
+        }
+        // The server may also have received the request and failed before answering: a request
+        // that must not run twice (a POST sending a message) is not replayed.
+        co_return AttemptOutcome{
+            .failure = {.cause = DescribeError(exchanged.ec, options.max_response_bytes) +
+                                 " on a reused connection; " + std::string(kOutcomeUnknown) +
+                                 " (not resent: the request is not retryable)",
+                        .retryable = false}};
       }
       Failure failure;
       if (exchanged.ec == beast::error::timeout) {
@@ -422,6 +444,7 @@ struct HttpClient::Impl {
   // Name resolution itself is bounded by the system resolver's own timeouts.
   asio::awaitable<OpenOutcome> Open(const Endpoint& endpoint) {
     OpenOutcome out;
+    out.failure.sent = false;  // nothing is written before the connection is open
     ErrorCode ec;
     const auto deadline = SteadyClock::now() + options.connect_timeout;
     tcp::resolver resolver(io);
@@ -448,7 +471,7 @@ struct HttpClient::Impl {
       // SNI carries host names only (RFC 6066); verification covers names and IP addresses.
       if (!endpoint.host_is_ip &&
           !SSL_set_tlsext_host_name(tls->native_handle(), endpoint.host.c_str())) {
-        out.failure = {.cause = "cannot set TLS server name", .retryable = false};
+        out.failure = {.cause = "cannot set TLS server name", .retryable = false, .sent = false};
         co_return out;
       }
       if (options.verify_tls) {
@@ -572,7 +595,10 @@ Result<HttpClientResponse> HttpClient::Send(const HttpClientRequest& request) {
       return Status::InvalidArgument("invalid HTTP header '" + name + "'");
     }
   }
-  if (endpoint.tls && !impl_->tls_setup.ok()) return impl_->tls_setup;
+  if (endpoint.tls && !impl_->tls_setup.ok()) {
+    return Status(impl_->tls_setup.code(),
+                  impl_->tls_setup.message() + " (" + std::string(kNotSent) + ")");
+  }
 
   const HttpClientOptions& options = impl_->options;
   Request message;
@@ -598,12 +624,15 @@ Result<HttpClientResponse> HttpClient::Send(const HttpClientRequest& request) {
   const bool retryable = request.retry.value_or(DefaultRetry(request.method));
   const int max_attempts = retryable ? 1 + std::max(0, options.max_retries) : 1;
   const milliseconds timeout = request.timeout.value_or(options.request_timeout);
+  bool maybe_sent = false;  // whether any attempt may have reached the server
   for (int attempt = 1;; ++attempt) {
-    AttemptOutcome outcome = impl_->RunAttempt(endpoint, message, timeout);
+    AttemptOutcome outcome = impl_->RunAttempt(endpoint, message, timeout, retryable);
     const bool last = attempt >= max_attempts;
     if (!outcome.response) {
+      maybe_sent = maybe_sent || outcome.failure.sent;
       if (last || !outcome.failure.retryable) {
         std::string text = request.method + " " + endpoint.display + ": " + outcome.failure.cause;
+        if (!maybe_sent) text += " (" + std::string(kNotSent) + ")";
         if (attempt > 1) text += " (after " + std::to_string(attempt) + " attempts)";
         return Status::Unavailable(std::move(text));
       }
@@ -611,6 +640,7 @@ Result<HttpClientResponse> HttpClient::Send(const HttpClientRequest& request) {
       ++impl_->retries;
       continue;
     }
+    maybe_sent = true;
     HttpClientResponse& response = *outcome.response;
     response.attempts = attempt;
     if (last || !IsRetryableStatus(response.status)) return std::move(response);

@@ -172,6 +172,51 @@ TEST_CASE("Database: URLs are parsed and passwords never shown", "[db]") {
   CHECK(bad.status().message().find("pw") == std::string::npos);
 }
 
+TEST_CASE("Database: passwords holding '/', '@' or '?' are redacted whole", "[db]") {
+  // Regression: the userinfo ended at the first '/', so these passwords were shown in full.
+  CHECK(RedactDbUrl("postgres://u:se/cret@127.0.0.1:1/db") == "postgres://u:***@127.0.0.1:1/db");
+  CHECK(RedactDbUrl("postgres://u:p@ss@db:5432/v") == "postgres://u:***@db:5432/v");
+  CHECK(RedactDbUrl("postgres://u:a/b@c/d@db/v?sslmode=require") ==
+        "postgres://u:***@db/v?sslmode=require");
+  CHECK(RedactDbUrl("postgres://u:se?cret@db/v") == "postgres://u:***@db/v");
+  // An '@' in the query is not userinfo.
+  CHECK(RedactDbUrl("postgres://db/v?application_name=a@b") ==
+        "postgres://db/v?application_name=a@b");
+  CHECK(RedactDbUrl("postgres://u:s3cret@db/v?application_name=a@b") ==
+        "postgres://u:***@db/v?application_name=a@b");
+  // Every password parameter, not only the first.
+  CHECK(RedactDbUrl("postgres://db/v?password=one&password=two") ==
+        "postgres://db/v?password=***&password=***");
+  CHECK(RedactDbUrl("postgres://u@db/v") == "postgres://u@db/v");
+}
+
+TEST_CASE("Database: unreachable PostgreSQL never shows a password holding '/', '@' or '?'",
+          "[db][pg]") {
+  // libpq ends the userinfo at the first '/' or '@' and would quote the rest of such a password
+  // as a host or port in its error; those URLs are refused before libpq sees them.
+  struct Case {
+    const char* url;
+    StatusCode code;
+  };
+  for (const Case& c : {Case{"postgres://ventros:pa55/w0rd@127.0.0.1:1/ventros",
+                             StatusCode::kInvalidArgument},
+                        Case{"postgres://ventros:pa55@w0rd@127.0.0.1:1/ventros",
+                             StatusCode::kInvalidArgument},
+                        Case{"postgres://ventros:pa55?w0rd@127.0.0.1:1/ventros",
+                             StatusCode::kUnavailable}}) {
+    DatabaseOptions opts;
+    opts.url = c.url;
+    opts.connect_timeout = std::chrono::milliseconds(1000);
+    auto db = Database::Open(opts);
+    REQUIRE_FALSE(db.ok());
+    INFO(db.status().message());
+    CHECK(db.status().code() == c.code);
+    CHECK_THAT(db.status().message(), Catch::Contains("postgres://ventros:***@127.0.0.1:1/ventros"));
+    CHECK(db.status().message().find("pa55") == std::string::npos);
+    CHECK(db.status().message().find("w0rd") == std::string::npos);
+  }
+}
+
 TEST_CASE("Database: SQLite in memory and a missing directory", "[db][sqlite]") {
   DatabaseOptions opts;
   opts.url = "sqlite::memory:";

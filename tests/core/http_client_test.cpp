@@ -230,8 +230,8 @@ TEST_CASE("HttpClient: an idle connection closed by the server is replaced by a 
 }
 
 TEST_CASE(
-    "HttpClient: a reused connection dropped before any response byte is retried once on a fresh "
-    "connection, without counting as a retry",
+    "HttpClient: a retryable request on a reused connection dropped before any response byte is "
+    "sent again once on a fresh connection, without counting as a retry",
     "[http_client]") {
   // The second request arrives on the kept-alive connection and the server drops it unanswered,
   // as a server whose idle timeout fires at that moment would.
@@ -241,7 +241,9 @@ TEST_CASE(
   HttpClient client(TestOptions(sleeps));
 
   REQUIRE(client.Send(Post(server.Url("/"), "1")).ok());
-  auto second = client.Send(Post(server.Url("/"), "2"));
+  HttpClientRequest idempotent = Post(server.Url("/"), "2");
+  idempotent.retry = true;  // e.g. a POST carrying an idempotency key
+  auto second = client.Send(idempotent);
 
   REQUIRE(second.ok());
   CHECK(second->body == "two");
@@ -255,6 +257,37 @@ TEST_CASE(
   REQUIRE(requests.size() == 3);
   CHECK(requests[1].connection == 1);
   CHECK(requests[2].connection == 2);
+}
+
+TEST_CASE(
+    "HttpClient: a non-retryable request on a reused connection dropped before any response byte "
+    "is not sent again and reports an unknown outcome",
+    "[http_client]") {
+  // Regression: the client replayed even a POST with retry=false; for WAHA's sendText the server
+  // may have acted on the first copy, so the WhatsApp message went out twice.
+  FakeHttpServer server(
+      FakeHttpServer::Script({Reply(200, "one"), FakeReply::Close(), Reply(200, "two")}));
+  SleepRecorder sleeps;
+  HttpClient client(TestOptions(sleeps));
+
+  REQUIRE(client.Send(Post(server.Url("/"), "1")).ok());
+  HttpClientRequest send_text = Post(server.Url("/api/sendText"), "2");
+  send_text.retry = false;
+  auto second = client.Send(send_text);
+
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == StatusCode::kUnavailable);
+  CHECK(Contains(second.status().message(), "outcome unknown"));
+  CHECK_FALSE(Contains(second.status().message(), "not sent"));
+  const auto requests = server.Requests();
+  REQUIRE(requests.size() == 2);  // received once, never again
+  CHECK(requests[1].body == "2");
+  CHECK(server.ConnectionsAccepted() == 1);
+  CHECK(client.Stats().retries == 0);
+  // The next request does not use the dead connection.
+  auto third = client.Send(Post(server.Url("/"), "3"));
+  REQUIRE(third.ok());
+  CHECK(third->body == "two");
 }
 
 TEST_CASE("HttpClient: retries a 503 with exponential backoff and jitter, then returns the 200",
@@ -385,10 +418,16 @@ TEST_CASE("HttpClient: connection refused is Unavailable after the retries", "[h
   CHECK(status.code() == StatusCode::kUnavailable);
   CHECK(Contains(status.message(), "GET http://127.0.0.1:" + std::to_string(port) + "/v1/x"));
   CHECK(Contains(status.message(), "connection refused"));
+  CHECK(Contains(status.message(), "not sent"));
   CHECK(Contains(status.message(), "after 3 attempts"));
   CHECK_FALSE(Contains(status.message(), "secret"));
   CHECK(sleeps.Delays().size() == 2);
   CHECK(client.Stats().retries == 2);
+
+  // A POST that cannot connect says so too: the caller may send it again safely.
+  auto post = client.Send(Post("http://127.0.0.1:" + std::to_string(port) + "/send", "x"));
+  REQUIRE_FALSE(post.ok());
+  CHECK(Contains(post.status().message(), "connection refused (request not sent)"));
 }
 
 TEST_CASE("HttpClient: a server that never answers times out as Unavailable", "[http_client]") {
@@ -404,6 +443,7 @@ TEST_CASE("HttpClient: a server that never answers times out as Unavailable", "[
     REQUIRE_FALSE(response.ok());
     CHECK(response.status().code() == StatusCode::kUnavailable);
     CHECK(Contains(response.status().message(), "timeout after 200 ms"));
+    CHECK_FALSE(Contains(response.status().message(), "not sent"));  // it was sent
   }
   SECTION("with the request's own timeout") {
     HttpClient client(options);
@@ -546,7 +586,7 @@ TEST_CASE("HttpClient: https verifies the server certificate and host name", "[h
   }
 }
 
-TEST_CASE("HttpClient: https retries a kept-alive connection dropped without an answer",
+TEST_CASE("HttpClient: https sends a retryable request again when a kept-alive connection drops",
           "[http_client]") {
   const auto identity = ventros::testing::MakeSelfSignedIdentity();
   TempFile ca_file(identity.certificate_pem);
@@ -558,7 +598,9 @@ TEST_CASE("HttpClient: https retries a kept-alive connection dropped without an 
   HttpClient client(options);
 
   REQUIRE(client.Send(Post(server.Url("/", "localhost"), "1")).ok());
-  auto second = client.Send(Post(server.Url("/", "localhost"), "2"));
+  HttpClientRequest idempotent = Post(server.Url("/", "localhost"), "2");
+  idempotent.retry = true;
+  auto second = client.Send(idempotent);
 
   REQUIRE(second.ok());
   CHECK(second->body == "two");
@@ -580,6 +622,7 @@ TEST_CASE("HttpClient: https rejects a trusted certificate issued for another ho
   auto by_name = client.Send(Get(server.Url("/", "localhost")));
   REQUIRE_FALSE(by_name.ok());
   CHECK(Contains(by_name.status().message(), "hostname mismatch"));
+  CHECK(Contains(by_name.status().message(), "not sent"));
 
   auto by_ip = client.Send(Get(server.Url("/", "127.0.0.1")));
   REQUIRE_FALSE(by_ip.ok());

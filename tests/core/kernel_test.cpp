@@ -146,6 +146,57 @@ TEST_CASE("Config: unknown keys and wrong types are errors that name the key", "
   CHECK_THAT(missing.status().message(), Catch::Contains("nope.json"));
 }
 
+TEST_CASE("Config: integers that do not fit their key are errors naming the key",
+          "[core][config]") {
+  // Regression: VENTROS_SERVER_IO_THREADS=4294967297 became 1 thread, and the digit loop could
+  // overflow int64.
+  ventros::testing::TempDir dir;
+  auto wrapped = ConfigLoader::Load("", {"VENTROS_SERVER_IO_THREADS=4294967297"});
+  REQUIRE_FALSE(wrapped.ok());
+  CHECK_THAT(wrapped.status().message(), Catch::Contains("'server.io_threads'"));
+  CHECK_THAT(wrapped.status().message(), Catch::Contains("1000000"));
+  auto overflow = ConfigLoader::Load("", {"VENTROS_SERVER_READ_TIMEOUT_MS=99999999999999999999"});
+  REQUIRE_FALSE(overflow.ok());
+  CHECK_THAT(overflow.status().message(), Catch::Contains("'server.read_timeout_ms'"));
+  auto above_2_53 = ConfigLoader::Load("", {"VENTROS_SERVER_BODY_LIMIT_BYTES=9007199254740993"});
+  REQUIRE_FALSE(above_2_53.ok());
+  CHECK_THAT(above_2_53.status().message(), Catch::Contains("'server.body_limit_bytes'"));
+  auto largest = ConfigLoader::Load("", {"VENTROS_SERVER_BODY_LIMIT_BYTES=9007199254740992",
+                                         "VENTROS_SERVER_WORKER_THREADS=1000000"});
+  INFO(largest.status().ToString());
+  REQUIRE(largest.ok());
+  CHECK(largest->server.body_limit_bytes == 9007199254740992);
+  CHECK(largest->server.worker_threads == 1000000);
+
+  auto file = ConfigLoader::Load(WriteFile(dir, R"({"database": {"pool_size": 3000000000}})"), {});
+  REQUIRE_FALSE(file.ok());
+  CHECK_THAT(file.status().message(), Catch::Contains("'database.pool_size'"));
+  auto unsigned64 = ConfigLoader::Load(
+      WriteFile(dir, R"({"server": {"shutdown_grace_ms": 18446744073709551615}})"), {});
+  REQUIRE_FALSE(unsigned64.ok());
+  CHECK_THAT(unsigned64.status().message(), Catch::Contains("'server.shutdown_grace_ms'"));
+
+  auto negative_grace = ConfigLoader::Load("", {"VENTROS_SERVER_SHUTDOWN_GRACE_MS=-1"});
+  REQUIRE_FALSE(negative_grace.ok());
+  CHECK_THAT(negative_grace.status().message(), Catch::Contains("'server.shutdown_grace_ms'"));
+  CHECK(ConfigLoader::Load("", {"VENTROS_SERVER_SHUTDOWN_GRACE_MS=0"}).ok());
+
+  Config flags;
+  Status cli = ConfigLoader::Set(flags, "server.worker_threads", "2147483648");
+  REQUIRE_FALSE(cli.ok());
+  CHECK_THAT(cli.message(), Catch::Contains("'server.worker_threads'"));
+  CHECK(flags.server.worker_threads == Config{}.server.worker_threads);  // left unchanged
+
+  // A Config built in code is held to the same bounds.
+  Config in_code;
+  in_code.server.shutdown_grace_ms = -5;
+  CHECK_THAT(ConfigLoader::Validate(in_code).message(), Catch::Contains("'server.shutdown_grace_ms'"));
+  in_code = Config{};
+  in_code.server.read_timeout_ms = (int64_t{1} << 53) + 1;
+  CHECK_THAT(ConfigLoader::Validate(in_code).message(), Catch::Contains("'server.read_timeout_ms'"));
+  CHECK(ConfigLoader::Validate(Config{}).ok());
+}
+
 TEST_CASE("Config: the shipped config file and docs cover every key", "[core][config][docs]") {
   std::string root = std::getenv("VENTROS_SOURCE_DIR") ? std::getenv("VENTROS_SOURCE_DIR") : ".";
   auto shipped = ConfigLoader::Load(root + "/config/ventros.json", {});

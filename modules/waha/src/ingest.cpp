@@ -16,6 +16,18 @@ using core::DbValue;
 namespace json = core::json;
 using crm::MessagingService;
 
+struct WahaIngest::Pending {
+  const crm::Channel* channel = nullptr;
+  std::string_view body;
+  std::string envelope_id;
+  std::string event;
+  std::optional<std::string> dedup;
+  std::string key;
+  Stored out;
+  Status status;
+  bool done = false;
+};
+
 namespace {
 
 const json::value* Field(const json::object& o, std::string_view key) {
@@ -203,33 +215,68 @@ Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
     if (!id.empty()) dedup = "msg:" + MessagingService::BareMessageId(id);
   }
 
-  Stored out;
-  out.inbox_id = core::NewUuidV7(clock_);
+  Pending item;
+  item.channel = &channel;
+  item.body = raw_body;
+  item.envelope_id = std::move(envelope_id);
+  item.event = std::move(event);
+  item.dedup = std::move(dedup);
+  item.key = EventKey(channel, payload);
+  item.out.inbox_id = core::NewUuidV7(clock_);
+
+  std::unique_lock lock(batch_mu_);
+  queue_.push_back(&item);
+  while (!item.done && writing_) batch_cv_.wait(lock);
+  if (item.done) return item.status.ok() ? Result<Stored>(item.out) : Result<Stored>(item.status);
+  // Leader: write batches until the queue is empty.
+  writing_ = true;
+  while (!queue_.empty()) {
+    std::vector<Pending*> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    Status st = WriteBatch(batch);
+    lock.lock();
+    for (Pending* p : batch) {
+      if (!st.ok()) p->status = st;
+      p->done = true;
+    }
+    batch_cv_.notify_all();
+  }
+  writing_ = false;
+  batch_cv_.notify_all();
+  lock.unlock();
+  if (bus_) bus_->Notify();
+  return item.status.ok() ? Result<Stored>(item.out) : Result<Stored>(item.status);
+}
+
+Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
-  VENTROS_ASSIGN_OR_RETURN(
-      auto ins,
-      conn->Query(
-          "INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, dedup_key, "
-          "body, state, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) "
-          "ON CONFLICT DO NOTHING",
-          {DbValue(out.inbox_id), DbValue(channel.tenant_id.str()), DbValue(channel.id.str()),
-           DbValue(envelope_id), DbValue(event), dedup ? DbValue(*dedup) : DbValue(nullptr),
-           DbValue(std::string(raw_body)), DbValue(clock_.NowMillis())}));
-  if (ins.affected_rows == 0) {
-    out.duplicate = true;
-    return out;  // rolled back: nothing new
+  int64_t now = clock_.NowMillis();
+  for (Pending* p : batch) {
+    const crm::Channel& channel = *p->channel;
+    VENTROS_ASSIGN_OR_RETURN(
+        auto ins,
+        conn->Query("INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, "
+                    "dedup_key, body, state, received_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT DO NOTHING",
+                    {DbValue(p->out.inbox_id), DbValue(channel.tenant_id.str()),
+                     DbValue(channel.id.str()), DbValue(p->envelope_id), DbValue(p->event),
+                     p->dedup ? DbValue(*p->dedup) : DbValue(nullptr), DbValue(std::string(p->body)),
+                     DbValue(now)}));
+    if (ins.affected_rows == 0) {
+      p->out.duplicate = true;  // stored before (or earlier in this batch): nothing new
+      continue;
+    }
+    core::Event e;
+    e.type = kWebhookReceived;
+    e.tenant_id = channel.tenant_id.str();
+    e.key = p->key;
+    e.payload = fmt::format(R"({{"inbox_id":"{}","channel_id":"{}","event":"{}"}})",
+                            p->out.inbox_id, channel.id.str(), core::JsonEscape(p->event));
+    VENTROS_RETURN_IF_ERROR(core::AppendEvent(*conn, e, clock_));
   }
-  core::Event e;
-  e.type = kWebhookReceived;
-  e.tenant_id = channel.tenant_id.str();
-  e.key = EventKey(channel, payload);
-  e.payload = fmt::format(R"({{"inbox_id":"{}","channel_id":"{}","event":"{}"}})", out.inbox_id,
-                          channel.id.str(), core::JsonEscape(event));
-  VENTROS_RETURN_IF_ERROR(core::AppendEvent(*conn, e, clock_));
-  VENTROS_RETURN_IF_ERROR(tx.Commit());
-  if (bus_) bus_->Notify();
-  return out;
+  return tx.Commit();
 }
 
 Status WahaIngest::Process(const std::string& inbox_id) {

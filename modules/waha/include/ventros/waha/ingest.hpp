@@ -8,6 +8,9 @@
 // Thread-safety: all classes hold references only and may be used from any thread.
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -63,6 +66,16 @@ class WahaIngest {
                                                   int64_t envelope_timestamp_ms);
 
  private:
+  // Group commit: concurrent webhooks are stored in one transaction. The first caller to find
+  // no batch in progress writes everything queued so far; the others wait for their result.
+  struct Pending;
+  Status WriteBatch(std::vector<Pending*>& batch);
+
+  std::mutex batch_mu_;
+  std::condition_variable batch_cv_;
+  std::vector<Pending*> queue_;
+  bool writing_ = false;
+
   core::Database& db_;
   const core::Clock& clock_;
   crm::MessagingService& messaging_;
