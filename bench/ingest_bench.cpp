@@ -141,7 +141,8 @@ int main(int argc, char** argv) {
         req.retry = false;
         auto t0 = std::chrono::steady_clock::now();
         auto res = client.Send(req);
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                        .count();
         if (!res.ok() || res->status != 200) {
           ++errors;
           continue;

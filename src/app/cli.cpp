@@ -587,6 +587,7 @@ class Cli {
     if (!hmac.empty()) in.hmac_secret = hmac;
     auto c = svc.CreateChannel(crm::TenantId(tenant), in);
     if (!c.ok()) return Fail(c.status());
+    if (public_url.empty()) public_url = (*ctx)->config.server.public_url;
     if (public_url.empty()) public_url = "http://" + (*ctx)->config.server.listen;
     if (json) {
       out_ << crm::ChannelJson(*c, public_url) << "\n";
@@ -608,7 +609,9 @@ class Cli {
     crm::MessagingService svc(*(*ctx)->db, (*ctx)->clock);
     auto list = svc.ListChannels(crm::TenantId(tenant));
     if (!list.ok()) return Fail(list.status());
-    std::string public_url = "http://" + (*ctx)->config.server.listen;
+    std::string public_url = (*ctx)->config.server.public_url.empty()
+                                 ? "http://" + (*ctx)->config.server.listen
+                                 : (*ctx)->config.server.public_url;
     if (json) {
       std::string items;
       for (const auto& c : *list)

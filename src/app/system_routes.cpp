@@ -17,51 +17,49 @@ using core::HttpResponse;
 
 void RegisterSystemRoutes(core::Router& router, core::Database& db, core::MetricsRegistry& metrics,
                           const core::Clock& clock) {
-  router.Add(
-      "GET", "/healthz",
-      [](HttpRequest&) { return HttpResponse::Json(200, R"({"status":"ok"})"); },
-      {.execution = core::Execution::kInline, .summary = "The process is alive"});
+  router.Add("GET", "/healthz",
+             [](HttpRequest&) { return HttpResponse::Json(200, R"({"status":"ok"})"); },
+             {.execution = core::Execution::kInline, .summary = "The process is alive"});
 
   // Migrations never go backwards, so once verified current they stay current for this binary.
   auto migrations_current = std::make_shared<std::atomic<bool>>(false);
-  router.Add(
-      "GET", "/readyz",
-      [&db, &clock, migrations_current](HttpRequest& req) {
-        core::json::object checks;
-        bool ready = true;
-        core::Status ping = db.Ping();
-        if (ping.ok()) {
-          checks["database"] = "ok";
-        } else {
-          checks["database"] = ping.message();
-          ready = false;
-        }
-        if (ping.ok() && !migrations_current->load()) {
-          core::Migrator m(db, core::Migrator::EmbeddedFor(db.engine()), clock);
-          core::Status st = m.CheckCurrent();
-          if (st.ok()) {
-            migrations_current->store(true);
-          } else {
-            checks["migrations"] = st.message();
-            ready = false;
-          }
-        }
-        if (migrations_current->load()) checks["migrations"] = "ok";
-        core::json::object body;
-        body["status"] = ready ? "ready" : "unavailable";
-        body["checks"] = std::move(checks);
-        if (!ready) {
-          core::json::object err;
-          err["code"] = "unavailable";
-          err["message"] = "not ready";
-          err["request_id"] = req.request_id;
-          body["error"] = std::move(err);
-        }
-        HttpResponse r = HttpResponse::Json(ready ? 200 : 503, core::json::serialize(body));
-        if (!ready) r.headers.emplace_back("Retry-After", "1");
-        return r;
-      },
-      {.summary = "Ready to serve: database reachable and migrations current"});
+  router.Add("GET", "/readyz",
+             [&db, &clock, migrations_current](HttpRequest& req) {
+               core::json::object checks;
+               bool ready = true;
+               core::Status ping = db.Ping();
+               if (ping.ok()) {
+                 checks["database"] = "ok";
+               } else {
+                 checks["database"] = ping.message();
+                 ready = false;
+               }
+               if (ping.ok() && !migrations_current->load()) {
+                 core::Migrator m(db, core::Migrator::EmbeddedFor(db.engine()), clock);
+                 core::Status st = m.CheckCurrent();
+                 if (st.ok()) {
+                   migrations_current->store(true);
+                 } else {
+                   checks["migrations"] = st.message();
+                   ready = false;
+                 }
+               }
+               if (migrations_current->load()) checks["migrations"] = "ok";
+               core::json::object body;
+               body["status"] = ready ? "ready" : "unavailable";
+               body["checks"] = std::move(checks);
+               if (!ready) {
+                 core::json::object err;
+                 err["code"] = "unavailable";
+                 err["message"] = "not ready";
+                 err["request_id"] = req.request_id;
+                 body["error"] = std::move(err);
+               }
+               HttpResponse r = HttpResponse::Json(ready ? 200 : 503, core::json::serialize(body));
+               if (!ready) r.headers.emplace_back("Retry-After", "1");
+               return r;
+             },
+             {.summary = "Ready to serve: database reachable and migrations current"});
 
   metrics.AddCollector([&db](core::MetricsRegistry& m) {
     core::PoolStats s = db.Stats();
@@ -76,13 +74,12 @@ void RegisterSystemRoutes(core::Router& router, core::Database& db, core::Metric
     m.GetGauge("ventros_db_pool_timeouts", "Borrows that gave up waiting")
         .Set(static_cast<double>(s.timeouts_total));
   });
-  router.Add(
-      "GET", "/metrics",
-      [&metrics](HttpRequest&) {
-        return HttpResponse::Text(200, metrics.RenderPrometheus(),
-                                  "text/plain; version=0.0.4; charset=utf-8");
-      },
-      {.execution = core::Execution::kInline, .summary = "Prometheus metrics"});
+  router.Add("GET", "/metrics",
+             [&metrics](HttpRequest&) {
+               return HttpResponse::Text(200, metrics.RenderPrometheus(),
+                                         "text/plain; version=0.0.4; charset=utf-8");
+             },
+             {.execution = core::Execution::kInline, .summary = "Prometheus metrics"});
 
   router.Add(
       "GET", "/openapi.json",

@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
-#include <type_traits>
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <type_traits>
 
 extern char** environ;
 
@@ -45,66 +45,104 @@ std::string EnvName(std::string_view key) {
   return out;
 }
 
-#define VENTROS_STR(path, doc)                                                             \
-  KeyDef {                                                                                 \
-    {#path, ConfigType::kString, EnvName(#path), "", doc},                                 \
-        [](Config& c, const json::value& v) { c.path = std::string(v.as_string()); },      \
-        [](const Config& c) { return json::value(c.path); }, 0                             \
+#define VENTROS_STR(path, doc)                                                        \
+  KeyDef {                                                                            \
+    {#path, ConfigType::kString, EnvName(#path), "", doc},                            \
+        [](Config& c, const json::value& v) { c.path = std::string(v.as_string()); }, \
+        [](const Config& c) { return json::value(c.path); }, 0                        \
   }
-#define VENTROS_INT(path, doc)                                                             \
-  KeyDef {                                                                                 \
-    {#path, ConfigType::kInt, EnvName(#path), "", doc},                                    \
-        [](Config& c, const json::value& v) {                                              \
-          c.path = static_cast<decltype(c.path)>(v.to_number<int64_t>());                  \
-        },                                                                                 \
-        [](const Config& c) { return json::value(static_cast<int64_t>(c.path)); },         \
-        MaxValueOf<decltype(Config{}.path)>()                                              \
+#define VENTROS_INT(path, doc)                                                     \
+  KeyDef {                                                                         \
+    {#path, ConfigType::kInt, EnvName(#path), "", doc},                            \
+        [](Config& c, const json::value& v) {                                      \
+          c.path = static_cast<decltype(c.path)>(v.to_number<int64_t>());          \
+        },                                                                         \
+        [](const Config& c) { return json::value(static_cast<int64_t>(c.path)); }, \
+        MaxValueOf<decltype(Config{}.path)>()                                      \
   }
-#define VENTROS_BOOL(path, doc)                                                            \
-  KeyDef {                                                                                 \
-    {#path, ConfigType::kBool, EnvName(#path), "", doc},                                   \
-        [](Config& c, const json::value& v) { c.path = v.as_bool(); },                     \
-        [](const Config& c) { return json::value(c.path); }, 0                             \
+#define VENTROS_BOOL(path, doc)                                        \
+  KeyDef {                                                             \
+    {#path, ConfigType::kBool, EnvName(#path), "", doc},               \
+        [](Config& c, const json::value& v) { c.path = v.as_bool(); }, \
+        [](const Config& c) { return json::value(c.path); }, 0         \
   }
 
 const std::vector<KeyDef>& Defs() {
   static const std::vector<KeyDef> defs = [] {
     std::vector<KeyDef> d = {
-        VENTROS_STR(server.listen, "Address the HTTP server binds, host:port (port 0 picks a free port)."),
+        VENTROS_STR(server.listen,
+                    "Address the HTTP server binds, host:port (port 0 picks a free port)."),
         VENTROS_INT(server.io_threads, "Threads that run HTTP I/O (accept, read, write)."),
-        VENTROS_INT(server.worker_threads, "Threads that run handlers doing blocking work (database, outside calls)."),
-        VENTROS_INT(server.body_limit_bytes, "Largest request body accepted; larger bodies get 413."),
-        VENTROS_INT(server.read_timeout_ms, "Time allowed to read one request, and the keep-alive idle limit."),
-        VENTROS_INT(server.shutdown_grace_ms, "On SIGTERM/SIGINT, how long in-flight requests may take to finish."),
-        VENTROS_STR(database.url, "sqlite:///abs/path.db, sqlite://relative/path.db, sqlite::memory: or postgres://user:password@host:port/db."),
-        VENTROS_INT(database.pool_size, "Connections in the pool (SQLite in-memory always uses one)."),
-        VENTROS_INT(database.acquire_timeout_ms, "How long a request waits for a free connection before 503."),
+        VENTROS_INT(server.worker_threads,
+                    "Threads that run handlers doing blocking work (database, outside calls)."),
+        VENTROS_INT(server.body_limit_bytes,
+                    "Largest request body accepted; larger bodies get 413."),
+        VENTROS_INT(server.read_timeout_ms,
+                    "Time allowed to read one request, and the keep-alive idle limit."),
+        VENTROS_INT(server.shutdown_grace_ms,
+                    "On SIGTERM/SIGINT, how long in-flight requests may take to finish."),
+        VENTROS_STR(server.public_url,
+                    "How WAHA and browsers reach this server, e.g. https://crm.example.com (shown "
+                    "in webhook URLs; empty: http://<server.listen>)."),
+        VENTROS_STR(database.url,
+                    "sqlite:///abs/path.db, sqlite://relative/path.db, sqlite::memory: or "
+                    "postgres://user:password@host:port/db."),
+        VENTROS_INT(database.pool_size,
+                    "Connections in the pool (SQLite in-memory always uses one)."),
+        VENTROS_INT(database.acquire_timeout_ms,
+                    "How long a request waits for a free connection before 503."),
         VENTROS_INT(database.connect_timeout_ms, "Time allowed to open one PostgreSQL connection."),
         VENTROS_BOOL(database.auto_migrate, "Apply pending migrations when `serve` starts."),
         VENTROS_STR(log.level, "trace, debug, info, warn, error or off."),
         VENTROS_STR(log.format, "text (human-readable) or json (one JSON object per line)."),
-        VENTROS_BOOL(log.requests, "Log every HTTP request with its request id, status and duration."),
+        VENTROS_BOOL(log.requests,
+                     "Log every HTTP request with its request id, status and duration."),
         VENTROS_STR(log.file, "Write logs to this file instead of stderr (empty: stderr)."),
         VENTROS_INT(http_client.connect_timeout_ms, "Outgoing HTTP: time allowed to connect."),
         VENTROS_INT(http_client.request_timeout_ms, "Outgoing HTTP: time allowed for one attempt."),
-        VENTROS_INT(http_client.max_retries, "Outgoing HTTP: retries after the first attempt on transport errors, 429 and 5xx."),
-        VENTROS_BOOL(bootstrap.create_default_tenant, "On first start (no tenants), create one and print its admin API key once."),
+        VENTROS_INT(
+            http_client.max_retries,
+            "Outgoing HTTP: retries after the first attempt on transport errors, 429 and 5xx."),
+        VENTROS_INT(crm.session_timeout_ms,
+                    "A conversation (session) ends after this much silence, unless its channel "
+                    "sets its own."),
+        VENTROS_INT(crm.session_sweep_interval_ms,
+                    "How often silent sessions are looked for and ended."),
+        VENTROS_STR(waha.media_dir,
+                    "Where downloaded media is stored, content-addressed by SHA-256."),
+        VENTROS_INT(waha.media_max_bytes,
+                    "Largest media file downloaded; larger ones are recorded as failed."),
+        VENTROS_STR(waha.media_base_url,
+                    "Replaces scheme://host:port of WAHA media URLs (WAHA often reports "
+                    "http://localhost:3000); empty: use the channel's WAHA URL when the URL points "
+                    "at localhost."),
+        VENTROS_INT(waha.send_max_attempts,
+                    "Sends that fail with 422/5xx are retried with backoff up to this many "
+                    "attempts, then failed."),
+        VENTROS_BOOL(waha.humanize,
+                     "Before sending: mark seen, show typing, wait typing_delay_ms, stop typing."),
+        VENTROS_INT(waha.typing_delay_ms, "How long 'typing...' shows before a humanized send."),
+        VENTROS_INT(events.poll_interval_ms,
+                    "Event consumers look for new events at least this often (other instances' "
+                    "writes); in-process writes wake them at once."),
+        VENTROS_BOOL(bootstrap.create_default_tenant,
+                     "On first start (no tenants), create one and print its admin API key once."),
         VENTROS_STR(bootstrap.default_tenant_name, "Name of the tenant created on first start."),
     };
-    d.push_back(KeyDef{
-        {"modules", ConfigType::kStringList, "VENTROS_MODULES", "",
-         "Modules this instance hosts (comma-separated in the environment and --modules). "
-         "Known: crm."},
-        [](Config& c, const json::value& v) {
-          c.modules.clear();
-          for (const auto& m : v.as_array()) c.modules.emplace_back(m.as_string());
-        },
-        [](const Config& c) {
-          json::array a;
-          for (const auto& m : c.modules) a.emplace_back(m);
-          return json::value(std::move(a));
-        },
-        0});
+    d.push_back(
+        KeyDef{{"modules", ConfigType::kStringList, "VENTROS_MODULES", "",
+                "Modules this instance hosts (comma-separated in the environment and --modules). "
+                "Known: crm."},
+               [](Config& c, const json::value& v) {
+                 c.modules.clear();
+                 for (const auto& m : v.as_array()) c.modules.emplace_back(m.as_string());
+               },
+               [](const Config& c) {
+                 json::array a;
+                 for (const auto& m : c.modules) a.emplace_back(m);
+                 return json::value(std::move(a));
+               },
+               0});
     Config defaults;
     for (auto& k : d) k.info.default_value = json::serialize(k.get(defaults));
     return d;
@@ -121,33 +159,47 @@ const KeyDef* Find(std::string_view key) {
 
 std::string_view TypeName(ConfigType t) {
   switch (t) {
-    case ConfigType::kString: return "a string";
-    case ConfigType::kInt: return "an integer";
-    case ConfigType::kBool: return "a boolean";
-    case ConfigType::kStringList: return "a list of strings";
+    case ConfigType::kString:
+      return "a string";
+    case ConfigType::kInt:
+      return "an integer";
+    case ConfigType::kBool:
+      return "a boolean";
+    case ConfigType::kStringList:
+      return "a list of strings";
   }
   return "?";
 }
 
 std::string_view KindOf(const json::value& v) {
   switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
-    case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "a list";
-    case json::kind::object: return "an object";
+    case json::kind::uint64:
+      return "an integer";
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "a list";
+    case json::kind::object:
+      return "an object";
   }
   return "?";
 }
 
 bool TypeMatches(ConfigType t, const json::value& v) {
   switch (t) {
-    case ConfigType::kString: return v.is_string();
-    case ConfigType::kInt: return v.is_int64() || v.is_uint64();  // the range is checked apart
-    case ConfigType::kBool: return v.is_bool();
+    case ConfigType::kString:
+      return v.is_string();
+    case ConfigType::kInt:
+      return v.is_int64() || v.is_uint64();  // range: see Apply
+    case ConfigType::kBool:
+      return v.is_bool();
     case ConfigType::kStringList:
       return v.is_array() && std::all_of(v.as_array().begin(), v.as_array().end(),
                                          [](const json::value& e) { return e.is_string(); });
@@ -163,13 +215,12 @@ Status Apply(Config& config, const KeyDef& def, const json::value& v, std::strin
   }
   if (def.info.type == ConfigType::kInt) {
     // Checked before the value is narrowed to its field: 4294967297 must not become 1.
-    const bool in_range = v.is_uint64()
-                              ? v.as_uint64() <= static_cast<uint64_t>(def.max_value)
-                              : v.as_int64() >= 0 && v.as_int64() <= def.max_value;
+    const bool in_range = v.is_uint64() ? v.as_uint64() <= static_cast<uint64_t>(def.max_value)
+                                        : v.as_int64() >= 0 && v.as_int64() <= def.max_value;
     if (!in_range) {
       return Status::InvalidArgument(
-          fmt::format("configuration key '{}' ({}) must be between 0 and {}, got {}",
-                      def.info.key, source, def.max_value, json::serialize(v)));
+          fmt::format("configuration key '{}' ({}) must be between 0 and {}, got {}", def.info.key,
+                      source, def.max_value, json::serialize(v)));
     }
   }
   def.set(config, v);
@@ -194,9 +245,8 @@ Status Walk(Config& config, const json::object& obj, const std::string& prefix,
       continue;
     }
     if (is_section) {
-      return Status::InvalidArgument(
-          fmt::format("configuration key '{}' ({}) must be an object, got {}", key, source,
-                      KindOf(v)));
+      return Status::InvalidArgument(fmt::format(
+          "configuration key '{}' ({}) must be an object, got {}", key, source, KindOf(v)));
     }
     return Status::InvalidArgument(
         fmt::format("unknown configuration key '{}' ({}); see docs/configuration.md", key, source));
@@ -219,9 +269,9 @@ Result<json::value> ParseTyped(const KeyDef& def, std::string_view text, std::st
       const char* end = text.data() + text.size();
       auto [ptr, ec] = std::from_chars(text.data(), end, out);
       if (ec == std::errc::result_out_of_range && ptr == end) {
-        return Status::InvalidArgument(fmt::format(
-            "configuration key '{}' ({}) must be between 0 and {}, got '{}'", def.info.key,
-            source, def.max_value, text));
+        return Status::InvalidArgument(
+            fmt::format("configuration key '{}' ({}) must be between 0 and {}, got '{}'",
+                        def.info.key, source, def.max_value, text));
       }
       if (text.empty() || ec != std::errc() || ptr != end) return bad();
       return json::value(out);
@@ -298,8 +348,7 @@ Result<Config> ConfigLoader::Load(const std::string& path,
     }
     if (!def) {
       return Status::InvalidArgument(fmt::format(
-          "unknown configuration variable {} in the environment; see docs/configuration.md",
-          name));
+          "unknown configuration variable {} in the environment; see docs/configuration.md", name));
     }
     std::string source = fmt::format("environment {}", name);
     VENTROS_ASSIGN_OR_RETURN(json::value v,
@@ -318,7 +367,8 @@ Status ConfigLoader::Set(Config& config, std::string_view key, std::string_view 
 }
 
 Status ConfigLoader::Validate(const Config& c) {
-  static const std::vector<std::string> kLevels = {"trace", "debug", "info", "warn", "error", "off"};
+  static const std::vector<std::string> kLevels = {"trace", "debug", "info",
+                                                   "warn",  "error", "off"};
   if (std::find(kLevels.begin(), kLevels.end(), c.log.level) == kLevels.end()) {
     return Status::InvalidArgument(fmt::format(
         "configuration key 'log.level' must be one of trace, debug, info, warn, error, off; got "
@@ -326,8 +376,8 @@ Status ConfigLoader::Validate(const Config& c) {
         c.log.level));
   }
   if (c.log.format != "text" && c.log.format != "json") {
-    return Status::InvalidArgument(fmt::format(
-        "configuration key 'log.format' must be text or json; got '{}'", c.log.format));
+    return Status::InvalidArgument(
+        fmt::format("configuration key 'log.format' must be text or json; got '{}'", c.log.format));
   }
   auto listen = ParseListenAddress(c.server.listen);
   if (!listen.ok()) return listen.status().WithContext("configuration key 'server.listen'");
@@ -345,10 +395,29 @@ Status ConfigLoader::Validate(const Config& c) {
   VENTROS_RETURN_IF_ERROR(positive("database.pool_size", c.database.pool_size));
   VENTROS_RETURN_IF_ERROR(positive("database.acquire_timeout_ms", c.database.acquire_timeout_ms));
   VENTROS_RETURN_IF_ERROR(positive("database.connect_timeout_ms", c.database.connect_timeout_ms));
-  if (c.server.shutdown_grace_ms < 0) {
+  if (c.crm.session_timeout_ms < 60000) {
+    return Status::InvalidArgument(
+        fmt::format("configuration key 'crm.session_timeout_ms' must be at least 60000; got {}",
+                    c.crm.session_timeout_ms));
+  }
+  VENTROS_RETURN_IF_ERROR(
+      positive("crm.session_sweep_interval_ms", c.crm.session_sweep_interval_ms));
+  VENTROS_RETURN_IF_ERROR(positive("waha.media_max_bytes", c.waha.media_max_bytes));
+  VENTROS_RETURN_IF_ERROR(positive("waha.send_max_attempts", c.waha.send_max_attempts));
+  VENTROS_RETURN_IF_ERROR(positive("events.poll_interval_ms", c.events.poll_interval_ms));
+  if (c.waha.media_dir.empty()) {
+    return Status::InvalidArgument("configuration key 'waha.media_dir' must not be empty");
+  }
+  if (!c.server.public_url.empty() && !c.server.public_url.starts_with("http://") &&
+      !c.server.public_url.starts_with("https://")) {
     return Status::InvalidArgument(fmt::format(
-        "configuration key 'server.shutdown_grace_ms' must be >= 0; got {}",
-        c.server.shutdown_grace_ms));
+        "configuration key 'server.public_url' must start with http:// or https://; got '{}'",
+        c.server.public_url));
+  }
+  if (c.server.shutdown_grace_ms < 0) {
+    return Status::InvalidArgument(
+        fmt::format("configuration key 'server.shutdown_grace_ms' must be >= 0; got {}",
+                    c.server.shutdown_grace_ms));
   }
   if (c.http_client.max_retries < 0) {
     return Status::InvalidArgument("configuration key 'http_client.max_retries' must be >= 0");

@@ -143,6 +143,21 @@ class SqliteConnection final : public Connection {
     if (rc != SQLITE_OK) return MapError(db_.get(), rc, "prepare");
     if (raw == nullptr) return Status::InvalidArgument("empty SQL statement");
     StmtHandle handle(raw);
+    // SQLite would silently ignore what follows the first statement; PostgreSQL refuses it.
+    // Whitespace, comments and stray semicolons prepare to no statement and are fine.
+    const char* end = sql.data() + sql.size();
+    while (tail != nullptr && tail < end) {
+      sqlite3_stmt* extra = nullptr;
+      const char* next = nullptr;
+      rc = sqlite3_prepare_v3(db_.get(), tail, static_cast<int>(end - tail), 0, &extra, &next);
+      StmtHandle extra_handle(extra);
+      if (rc != SQLITE_OK || extra != nullptr || next == tail) {
+        return Status::InvalidArgument(
+            "query: SQL text holds more than one statement; run one statement per Query (scripts "
+            "go through ExecScript)");
+      }
+      tail = next;
+    }
     sqlite3_stmt* out = handle.get();
     statements_.emplace(std::string(sql), std::move(handle));
     return out;

@@ -372,8 +372,8 @@ struct HttpClient::Impl {
 
   // Runs on the caller's thread; blocks until the I/O thread has finished the attempt.
   // `replayable`: the request may be sent again when a reused connection turns out dead.
-  AttemptOutcome RunAttempt(const Endpoint& endpoint, const Request& request,
-                            milliseconds timeout, bool replayable) {
+  AttemptOutcome RunAttempt(const Endpoint& endpoint, const Request& request, milliseconds timeout,
+                            bool replayable) {
     std::future<AttemptOutcome> done =
         asio::co_spawn(io, Attempt(endpoint, request, timeout, replayable), asio::use_future);
     try {

@@ -98,6 +98,9 @@ struct HttpServer::Impl {
   MetricsRegistry& metrics;
 
   asio::io_context io;
+  // The accept loop and Stop's close of the acceptor run here: an acceptor must not be closed
+  // while another thread starts an accept on it.
+  asio::strand<asio::io_context::executor_type> accept_strand = asio::make_strand(io);
   std::optional<tcp::acceptor> acceptor;
   std::unique_ptr<asio::thread_pool> workers;
   std::vector<std::thread> threads;
@@ -132,12 +135,13 @@ struct HttpServer::Impl {
       auto [ec, socket] = co_await acceptor->async_accept(kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor->is_open() || stopping) co_return;
-        backoff = backoff.count() == 0 ? kAcceptBackoffFirst
-                                       : std::min(backoff * 2, kAcceptBackoffMax);
+        backoff =
+            backoff.count() == 0 ? kAcceptBackoffFirst : std::min(backoff * 2, kAcceptBackoffMax);
         auto now = std::chrono::steady_clock::now();
         if (!last_log || now - *last_log >= kAcceptLogInterval) {
-          logger->warn("accept failed: {}; retrying in {} ms ({} more failures since the last report)",
-                       ec.message(), backoff.count(), unlogged_failures);
+          logger->warn(
+              "accept failed: {}; retrying in {} ms ({} more failures since the last report)",
+              ec.message(), backoff.count(), unlogged_failures);
           last_log = now;
           unlogged_failures = 0;
         } else {
@@ -240,8 +244,7 @@ struct HttpServer::Impl {
                     req.request_id, req.method, path, res.status, seconds * 1000);
       } else {
         logger->log(level, "request_id={} method={} path={} status={} duration_ms={:.3f} error={}",
-                    req.request_id, req.method, path, res.status, seconds * 1000,
-                    res.log_detail);
+                    req.request_id, req.method, path, res.status, seconds * 1000, res.log_detail);
       }
     }
   }
@@ -380,7 +383,7 @@ Status HttpServer::Start() {
   }
   s.bound_port = s.acceptor->local_endpoint().port();
   s.workers = std::make_unique<asio::thread_pool>(std::max(1, s.options.worker_threads));
-  asio::co_spawn(s.io, s.Accept(), asio::detached);
+  asio::co_spawn(s.accept_strand, s.Accept(), asio::detached);
   s.running = true;
   for (int i = 0; i < std::max(1, s.options.io_threads); ++i) {
     s.threads.emplace_back([&s] { s.io.run(); });
@@ -421,7 +424,7 @@ void HttpServer::Stop() {
   // (with io.stop() below, a merely posted close might never run). Signals stay armed: a second
   // SIGTERM/SIGINT during the grace period exits at once.
   std::promise<void> acceptor_closed;
-  asio::post(s.io, [&s, &acceptor_closed] {
+  asio::post(s.accept_strand, [&s, &acceptor_closed] {
     boost::system::error_code ignored;
     if (s.acceptor) s.acceptor->close(ignored);
     acceptor_closed.set_value();

@@ -169,13 +169,12 @@ Result<std::vector<std::string>> Migrator::Apply() {
     // SQLite has no advisory lock: another process may have applied this migration since the
     // list was read. The write transaction excludes it now, so look again.
     VENTROS_ASSIGN_OR_RETURN(
-        auto again,
-        conn->Query("SELECT checksum FROM schema_migrations WHERE version = $1", {DbValue(version)}));
+        auto again, conn->Query("SELECT checksum FROM schema_migrations WHERE version = $1",
+                                {DbValue(version)}));
     if (!again.empty()) {
       if (again.rows[0].GetText(0) != Sha256Hex(f.content)) {
         return Status::Conflict(fmt::format(
-            "migration {} was applied meanwhile by another process with a different text",
-            f.name));
+            "migration {} was applied meanwhile by another process with a different text", f.name));
       }
       continue;  // the transaction rolls back; nothing was changed
     }

@@ -78,6 +78,39 @@ VENTROS_DB_TEST("Database: unique violations are AlreadyExists, bad SQL is an er
   CHECK(ok->rows[0].GetInt(0) == 1);
 }
 
+VENTROS_DB_TEST("Database: a query holding more than one statement is refused", "[db]") {
+  // Regression: SQLite ran the first statement and silently ignored the rest.
+  TestDb tdb(engine);
+  auto db = tdb.Open();
+  auto conn = db->Acquire();
+  REQUIRE(conn.ok());
+  REQUIRE((*conn)->ExecScript(ItemsDdl(engine)).ok());
+  auto two =
+      (*conn)->Query("INSERT INTO items (id) VALUES ('a'); INSERT INTO items (id) VALUES ('b')");
+  REQUIRE_FALSE(two.ok());
+  // PostgreSQL reports it as a syntax error (42601, Internal); SQLite as the caller's mistake.
+  if (engine == DbEngine::kSqlite) CHECK(two.status().code() == StatusCode::kInvalidArgument);
+  auto with_param = (*conn)->Query("SELECT $1; DELETE FROM items", {DbValue(std::string("x"))});
+  REQUIRE_FALSE(with_param.ok());
+  if (engine == DbEngine::kSqlite) {
+    CHECK(with_param.status().code() == StatusCode::kInvalidArgument);
+  }
+  auto garbage = (*conn)->Query("SELECT 1; this is not sql");
+  REQUIRE_FALSE(garbage.ok());
+  // Nothing of them ran.
+  auto count = (*conn)->Query("SELECT COUNT(*) FROM items");
+  REQUIRE(count.ok());
+  CHECK(count->rows[0].GetInt(0) == 0);
+  // A trailing semicolon, whitespace and comments are one statement.
+  auto one = (*conn)->Query("INSERT INTO items (id) VALUES ($1); -- done\n /* really */ ;\n",
+                            {DbValue(std::string("c"))});
+  INFO(one.status().ToString());
+  CHECK(one.ok());
+  auto after = (*conn)->Query("SELECT COUNT(*) FROM items");
+  REQUIRE(after.ok());
+  CHECK(after->rows[0].GetInt(0) == 1);
+}
+
 VENTROS_DB_TEST("Transaction: rolls back unless committed", "[db]") {
   TestDb tdb(engine);
   auto db = tdb.Open();
@@ -145,19 +178,27 @@ VENTROS_DB_TEST("Pool: borrows, returns, waits and times out", "[db]") {
   }
   CHECK((*db)->Stats().in_use == 0);
   CHECK((*db)->Stats().size == 2);
-  // A waiter gets the connection another thread returns.
-  auto held = (*db)->Acquire();
-  auto held2 = (*db)->Acquire();
+  CHECK((*db)->Ping().ok());
+
+  // A waiter gets the connection another thread returns. The acquire timeout is far longer than
+  // any scheduling delay, so the waiter never gives up first, however slow the machine.
+  opts.acquire_timeout = std::chrono::seconds(30);
+  auto patient = Database::Open(opts);
+  REQUIRE(patient.ok());
+  auto held = (*patient)->Acquire();
+  auto held2 = (*patient)->Acquire();
   REQUIRE(held.ok());
+  REQUIRE(held2.ok());
   std::thread t([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // most likely after the wait began
     held = PooledConnection();
   });
-  auto waited = (*db)->Acquire();
+  auto waited = (*patient)->Acquire();
   t.join();
   CHECK(waited.ok());
+  CHECK((*patient)->Stats().timeouts_total == 0);
   waited = PooledConnection();
-  CHECK((*db)->Ping().ok());
+  CHECK((*patient)->Ping().ok());
 }
 
 TEST_CASE("Database: URLs are parsed and passwords never shown", "[db]") {
@@ -198,12 +239,10 @@ TEST_CASE("Database: unreachable PostgreSQL never shows a password holding '/', 
     const char* url;
     StatusCode code;
   };
-  for (const Case& c : {Case{"postgres://ventros:pa55/w0rd@127.0.0.1:1/ventros",
-                             StatusCode::kInvalidArgument},
-                        Case{"postgres://ventros:pa55@w0rd@127.0.0.1:1/ventros",
-                             StatusCode::kInvalidArgument},
-                        Case{"postgres://ventros:pa55?w0rd@127.0.0.1:1/ventros",
-                             StatusCode::kUnavailable}}) {
+  for (const Case& c :
+       {Case{"postgres://ventros:pa55/w0rd@127.0.0.1:1/ventros", StatusCode::kInvalidArgument},
+        Case{"postgres://ventros:pa55@w0rd@127.0.0.1:1/ventros", StatusCode::kInvalidArgument},
+        Case{"postgres://ventros:pa55?w0rd@127.0.0.1:1/ventros", StatusCode::kUnavailable}}) {
     DatabaseOptions opts;
     opts.url = c.url;
     opts.connect_timeout = std::chrono::milliseconds(1000);
@@ -211,7 +250,8 @@ TEST_CASE("Database: unreachable PostgreSQL never shows a password holding '/', 
     REQUIRE_FALSE(db.ok());
     INFO(db.status().message());
     CHECK(db.status().code() == c.code);
-    CHECK_THAT(db.status().message(), Catch::Contains("postgres://ventros:***@127.0.0.1:1/ventros"));
+    CHECK_THAT(db.status().message(),
+               Catch::Contains("postgres://ventros:***@127.0.0.1:1/ventros"));
     CHECK(db.status().message().find("pa55") == std::string::npos);
     CHECK(db.status().message().find("w0rd") == std::string::npos);
   }

@@ -1,9 +1,10 @@
 // The HTTP server over real loopback sockets: limits, timeouts, errors, request ids, metrics,
 // worker offloading and graceful stop.
 
-#include <fmt/format.h>
+#include "ventros/core/http_server.hpp"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <spdlog/sinks/base_sink.h>
 #include <sys/resource.h>
 
@@ -17,7 +18,6 @@
 #include "support/raw_socket.hpp"
 #include "support/test_db.hpp"
 #include "ventros/core/http_client.hpp"
-#include "ventros/core/http_server.hpp"
 #include "ventros/core/ids.hpp"
 #include "ventros/core/log.hpp"
 
@@ -337,8 +337,10 @@ TEST_CASE("HttpServer: methods outside the standard set share one metrics label"
   s.Send("FROBNICATE /hello/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   CHECK_THAT(s.ReadAll(), Catch::StartsWith("HTTP/1.1 405"));
   std::string text = f.metrics.RenderPrometheus();
-  CHECK_THAT(text, Catch::Contains(
-                       R"x(ventros_http_requests_total{method="OTHER",route="(unrouted)",status="405"} 1)x"));
+  CHECK_THAT(
+      text,
+      Catch::Contains(
+          R"x(ventros_http_requests_total{method="OTHER",route="(unrouted)",status="405"} 1)x"));
   CHECK(text.find("FROBNICATE") == std::string::npos);
 }
 
@@ -403,7 +405,8 @@ TEST_CASE("HttpServer: accept errors (out of file descriptors) back off instead 
   // Watch the failing accepts for a while: a busy loop logs thousands of lines in this time.
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const int logged = sink->count();
-  const double watched = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double watched =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ::setrlimit(RLIMIT_NOFILE, &saved);
 
   REQUIRE(client.connected());
@@ -417,8 +420,7 @@ TEST_CASE("HttpServer: accept errors (out of file descriptors) back off instead 
   server.Stop();
 }
 
-TEST_CASE("HttpServer: control characters in the path cannot forge text log lines",
-          "[http][log]") {
+TEST_CASE("HttpServer: control characters in the path cannot forge text log lines", "[http][log]") {
   ventros::testing::TempDir dir;
   Config::Log cfg;
   cfg.format = "text";
@@ -437,8 +439,9 @@ TEST_CASE("HttpServer: control characters in the path cannot forge text log line
   REQUIRE(server.Start().ok());
   HttpClient client;
   HttpClientRequest r;
-  r.url = fmt::format("http://127.0.0.1:{}/hello/x%0d%0a2026-01-01T00:00:00.000Z%20info%20forged%09%7f",
-                      server.port());
+  r.url =
+      fmt::format("http://127.0.0.1:{}/hello/x%0d%0a2026-01-01T00:00:00.000Z%20info%20forged%09%7f",
+                  server.port());
   auto res = client.Send(r);
   REQUIRE(res.ok());
   CHECK(res->status == 200);
@@ -449,6 +452,8 @@ TEST_CASE("HttpServer: control characters in the path cannot forge text log line
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   REQUIRE(lines.size() == 1);
-  CHECK_THAT(lines[0],
-             Catch::Contains(R"(path=/hello/x\x0d\x0a2026-01-01T00:00:00.000Z info forged\x09\x7f status=200)"));
+  CHECK_THAT(
+      lines[0],
+      Catch::Contains(
+          R"(path=/hello/x\x0d\x0a2026-01-01T00:00:00.000Z info forged\x09\x7f status=200)"));
 }

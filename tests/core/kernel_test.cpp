@@ -190,10 +190,12 @@ TEST_CASE("Config: integers that do not fit their key are errors naming the key"
   // A Config built in code is held to the same bounds.
   Config in_code;
   in_code.server.shutdown_grace_ms = -5;
-  CHECK_THAT(ConfigLoader::Validate(in_code).message(), Catch::Contains("'server.shutdown_grace_ms'"));
+  CHECK_THAT(ConfigLoader::Validate(in_code).message(),
+             Catch::Contains("'server.shutdown_grace_ms'"));
   in_code = Config{};
   in_code.server.read_timeout_ms = (int64_t{1} << 53) + 1;
-  CHECK_THAT(ConfigLoader::Validate(in_code).message(), Catch::Contains("'server.read_timeout_ms'"));
+  CHECK_THAT(ConfigLoader::Validate(in_code).message(),
+             Catch::Contains("'server.read_timeout_ms'"));
   CHECK(ConfigLoader::Validate(Config{}).ok());
 }
 
@@ -363,7 +365,8 @@ TEST_CASE("Log: JsonEscape keeps valid UTF-8 and replaces invalid sequences with
   CHECK(JsonEscape("\xf4\x8f\xbf\xbf") == "\xf4\x8f\xbf\xbf");  // U+10FFFF, the last code point
   CHECK(JsonEscape("\xed\x9f\xbf") == "\xed\x9f\xbf");          // U+D7FF, just below surrogates
   // Stray and impossible bytes.
-  CHECK(JsonEscape("a\xff" "b") == "a" + kBad + "b");
+  CHECK(JsonEscape("a\xff"
+                   "b") == "a" + kBad + "b");
   CHECK(JsonEscape("\x80") == kBad);
   CHECK(JsonEscape("\xf5\x80\x80\x80") == kBad + kBad + kBad + kBad);
   // Overlong forms ('/' as two and three bytes, U+FFFF as four).
@@ -375,8 +378,10 @@ TEST_CASE("Log: JsonEscape keeps valid UTF-8 and replaces invalid sequences with
   CHECK(JsonEscape("\xf4\x90\x80\x80") == kBad + kBad + kBad + kBad);
   // A truncated sequence is one replacement, and the next character survives.
   CHECK(JsonEscape("\xe2\x9c") == kBad);
-  CHECK(JsonEscape("\xe2\x9c" "x") == kBad + "x");
-  CHECK(JsonEscape("\xf0\x9f\x98" "\xe2\x9c\x93") == kBad + "\xe2\x9c\x93");
+  CHECK(JsonEscape("\xe2\x9c"
+                   "x") == kBad + "x");
+  CHECK(JsonEscape("\xf0\x9f\x98"
+                   "\xe2\x9c\x93") == kBad + "\xe2\x9c\x93");
   // Control characters are still escaped.
   CHECK(JsonEscape("\"\\\n\x01") == "\\\"\\\\\\n\\u0001");
 }

@@ -1,5 +1,7 @@
 // Migrations on both engines: applied once, recorded with checksums, changed ones refused.
 
+#include "ventros/core/migrations.hpp"
+
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <future>
@@ -7,7 +9,6 @@
 
 #include "support/test_db.hpp"
 #include "ventros/core/clock.hpp"
-#include "ventros/core/migrations.hpp"
 
 using namespace ventros::core;
 using ventros::testing::TestDb;
@@ -99,7 +100,8 @@ VENTROS_DB_TEST("Migrator: the shipped migrations apply on both engines", "[migr
   }
 }
 
-VENTROS_DB_TEST("Migrator: two files with the same version are an error naming both", "[migrations]") {
+VENTROS_DB_TEST("Migrator: two files with the same version are an error naming both",
+                "[migrations]") {
   // Regression: the second file of a version was silently never applied.
   TestDb tdb(engine);
   auto db = tdb.Open();
@@ -160,8 +162,9 @@ TEST_CASE("Migrator: concurrent migrate on one SQLite file applies each migratio
   TestDb tdb(DbEngine::kSqlite);
   auto first_db = tdb.Open();
   auto second_db = tdb.Open();
-  const std::vector<EmbeddedFile> files = {{"0001_test_once.sql", "CREATE TABLE t_once (a TEXT);"},
-                                           {"0002_test_twice.sql", "CREATE TABLE t_twice (a TEXT);"}};
+  const std::vector<EmbeddedFile> files = {
+      {"0001_test_once.sql", "CREATE TABLE t_once (a TEXT);"},
+      {"0002_test_twice.sql", "CREATE TABLE t_twice (a TEXT);"}};
   VirtualClock clock;
   // Both see schema_migrations from the start, so only the migrations themselves compete. (A
   // connection that has not seen the table yet would wait for the write lock to create it.)

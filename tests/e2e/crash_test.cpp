@@ -54,8 +54,10 @@ TEST_CASE("Crash: kill -9 during a webhook load loses nothing that was acknowled
           "[e2e][faults]") {
   ventros::testing::TempDir dir;
   std::string db_url = "sqlite://" + dir.path() + "/v.db";
-  std::string tenant(
-      ParseJson(Cli({"tenant", "create", "Crash", "--db", db_url, "--json"})).at("tenant").at("id").as_string());
+  std::string tenant(ParseJson(Cli({"tenant", "create", "Crash", "--db", db_url, "--json"}))
+                         .at("tenant")
+                         .at("id")
+                         .as_string());
   std::string channel(ParseJson(Cli({"channel", "add-waha", "--tenant", tenant, "--name", "c",
                                      "--waha-url", "http://127.0.0.1:9", "--waha-api-key", "k",
                                      "--hmac-secret", "s", "--db", db_url, "--json"}))
@@ -126,14 +128,17 @@ TEST_CASE("Crash: kill -9 during a webhook load loses nothing that was acknowled
     return r->rows[0].GetInt(0);
   };
   // The restarted server finishes what was stored before the crash.
-  for (int i = 0; i < 600 && count("SELECT COUNT(*) FROM waha_inbox WHERE state = 'pending'") > 0; ++i) {
+  for (int i = 0; i < 600 && count("SELECT COUNT(*) FROM waha_inbox WHERE state = 'pending'") > 0;
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   CHECK(count("SELECT COUNT(*) FROM waha_inbox WHERE state = 'pending'") == 0);
   for (int i : acked) {
     INFO("webhook " << i);
-    CHECK(count(fmt::format("SELECT COUNT(*) FROM waha_inbox WHERE envelope_id = 'evt_crash_{}'", i)) == 1);
-    CHECK(count(fmt::format("SELECT COUNT(*) FROM messages WHERE waha_bare_id = 'CRASH{:08}'", i)) == 1);
+    CHECK(count(fmt::format("SELECT COUNT(*) FROM waha_inbox WHERE envelope_id = 'evt_crash_{}'",
+                            i)) == 1);
+    CHECK(count(fmt::format("SELECT COUNT(*) FROM messages WHERE waha_bare_id = 'CRASH{:08}'",
+                            i)) == 1);
   }
   // Every stored webhook became exactly one message and one message.received event.
   int64_t messages = count("SELECT COUNT(*) FROM messages");

@@ -207,7 +207,8 @@ VENTROS_DB_TEST("TenantService: instances starting together create exactly one d
   if (engine == DbEngine::kPostgres) {
     REQUIRE((*holder)->Query("LOCK TABLE tenants IN SHARE MODE").ok());
   }
-  using Ensured = Result<std::optional<std::pair<ventros::crm::Tenant, ventros::crm::CreatedApiKey>>>;
+  using Ensured =
+      Result<std::optional<std::pair<ventros::crm::Tenant, ventros::crm::CreatedApiKey>>>;
   Ensured a = Status::Internal("not run");
   Ensured b = Status::Internal("not run");
   std::thread ta([&] { a = service.EnsureDefaultTenant("default"); });
@@ -239,8 +240,9 @@ VENTROS_DB_TEST("TenantService: instances starting together create exactly one d
   CHECK(tenants->size() == 1);
 }
 
-VENTROS_DB_TEST("API: auth matrix — 401 without a valid key, 403 for the wrong role, 404 across tenants",
-                "[api][auth]") {
+VENTROS_DB_TEST(
+    "API: auth matrix — 401 without a valid key, 403 for the wrong role, 404 across tenants",
+    "[api][auth]") {
   TestDb db(engine);
   TestServer s(db.url());
   const std::string admin = s.admin_key();
@@ -261,7 +263,8 @@ VENTROS_DB_TEST("API: auth matrix — 401 without a valid key, 403 for the wrong
   CHECK(missing.raw.Header("WWW-Authenticate") == "Bearer");
 
   // Roles: readonly and agent may read the tenant, only admin manages keys.
-  for (const auto& k : {admin, agent, readonly}) CHECK(s.Call("GET", "/v1/tenant", k).status == 200);
+  for (const auto& k : {admin, agent, readonly})
+    CHECK(s.Call("GET", "/v1/tenant", k).status == 200);
   CHECK(s.Call("GET", "/v1/api-keys", agent).status == 403);
   CHECK(s.Call("GET", "/v1/api-keys", readonly).status == 403);
   auto forbidden = s.Call("POST", "/v1/api-keys", agent, R"({"role":"admin"})");
@@ -337,8 +340,9 @@ VENTROS_DB_TEST("API: /healthz, /readyz and /metrics", "[api]") {
   auto metrics = s.Call("GET", "/metrics");
   CHECK(metrics.status == 200);
   CHECK_THAT(metrics.content_type, Catch::StartsWith("text/plain"));
-  CHECK_THAT(metrics.body, Catch::Contains(
-                               R"(ventros_http_requests_total{method="GET",route="/v1/tenant",status="200"} 1)"));
+  CHECK_THAT(metrics.body,
+             Catch::Contains(
+                 R"(ventros_http_requests_total{method="GET",route="/v1/tenant",status="200"} 1)"));
   CHECK_THAT(metrics.body, Catch::Contains("ventros_http_request_duration_seconds_bucket"));
   CHECK_THAT(metrics.body, Catch::Contains(R"(ventros_db_pool_connections{state="max"} 4)"));
 }
@@ -376,6 +380,7 @@ TEST_CASE("API: /openapi.json describes exactly the router's routes", "[api][ope
       CHECK(op.as_object().contains("responses"));
     }
   }
-  for (const auto& route : s.server().router().routes()) routed.insert(route.method + " " + route.pattern);
+  for (const auto& route : s.server().router().routes())
+    routed.insert(route.method + " " + route.pattern);
   CHECK(documented == routed);
 }

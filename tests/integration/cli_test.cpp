@@ -61,8 +61,8 @@ VENTROS_DB_TEST("CLI: tenant and apikey verbs with --json", "[cli]") {
   REQUIRE(revoke.code == 0);
   CHECK_FALSE(ParseJson(revoke.out).at("revoked_at").is_null());
 
-  auto unknown_tenant = Run({"apikey", "list", "--tenant", "01936f2e-0000-7000-8000-000000000000",
-                             "--db", db.url()});
+  auto unknown_tenant =
+      Run({"apikey", "list", "--tenant", "01936f2e-0000-7000-8000-000000000000", "--db", db.url()});
   CHECK(unknown_tenant.code == 1);
   CHECK_THAT(unknown_tenant.err, Catch::StartsWith("error: tenant"));
 }
@@ -87,13 +87,30 @@ VENTROS_DB_TEST("CLI: migrate applies and reports status", "[cli][migrations]") 
 }
 
 TEST_CASE("CLI: every verb has --help with an example", "[cli]") {
-  std::vector<std::vector<std::string>> verbs = {
-      {},          {"serve"},           {"migrate"},         {"tenant"},          {"tenant", "create"},
-      {"tenant", "list"}, {"apikey"}, {"apikey", "create"}, {"apikey", "list"}, {"apikey", "revoke"},
-      {"channel"}, {"channel", "add-waha"}, {"channel", "list"}, {"contact"}, {"contact", "list"},
-      {"session"}, {"session", "list"}, {"message"}, {"message", "send"}, {"events"},
-      {"events", "list"}, {"events", "dead-letter"}, {"events", "dead-letter", "list"},
-      {"events", "dead-letter", "retry"}};
+  std::vector<std::vector<std::string>> verbs = {{},
+                                                 {"serve"},
+                                                 {"migrate"},
+                                                 {"tenant"},
+                                                 {"tenant", "create"},
+                                                 {"tenant", "list"},
+                                                 {"apikey"},
+                                                 {"apikey", "create"},
+                                                 {"apikey", "list"},
+                                                 {"apikey", "revoke"},
+                                                 {"channel"},
+                                                 {"channel", "add-waha"},
+                                                 {"channel", "list"},
+                                                 {"contact"},
+                                                 {"contact", "list"},
+                                                 {"session"},
+                                                 {"session", "list"},
+                                                 {"message"},
+                                                 {"message", "send"},
+                                                 {"events"},
+                                                 {"events", "list"},
+                                                 {"events", "dead-letter"},
+                                                 {"events", "dead-letter", "list"},
+                                                 {"events", "dead-letter", "retry"}};
   for (auto verb : verbs) {
     verb.push_back("--help");
     auto r = Run(verb);
@@ -201,24 +218,29 @@ VENTROS_DB_TEST("CLI: channel, contact, session, message and events verbs", "[cl
   REQUIRE(sent.code == 0);
   CHECK(ParseJson(sent.out).at("status") == "queued");
   CHECK(ParseJson(sent.out).at("chat_id") == "5511987654321@c.us");
-  auto contacts = Run({"contact", "list", "--tenant", tenant, "--query", "98765", "--db", db.url(), "--json"});
+  auto contacts =
+      Run({"contact", "list", "--tenant", tenant, "--query", "98765", "--db", db.url(), "--json"});
   REQUIRE(contacts.code == 0);
   CHECK(ParseJson(contacts.out).at("items").as_array().size() == 1);
-  auto sessions = Run({"session", "list", "--tenant", tenant, "--status", "active", "--db", db.url(), "--json"});
+  auto sessions = Run(
+      {"session", "list", "--tenant", tenant, "--status", "active", "--db", db.url(), "--json"});
   REQUIRE(sessions.code == 0);
   CHECK(ParseJson(sessions.out).at("items").as_array().size() == 1);
 
-  auto events = Run({"events", "list", "--type", "message.send_requested", "--db", db.url(), "--json"});
+  auto events =
+      Run({"events", "list", "--type", "message.send_requested", "--db", db.url(), "--json"});
   REQUIRE(events.code == 0);
   CHECK(ParseJson(events.out).at("items").as_array().size() == 1);
   auto dead = Run({"events", "dead-letter", "list", "--db", db.url(), "--json"});
   REQUIRE(dead.code == 0);
   CHECK(ParseJson(dead.out).at("items").as_array().empty());
-  auto retry = Run({"events", "dead-letter", "retry", "01936f2e-0000-7000-8000-000000000000", "--db", db.url()});
+  auto retry = Run(
+      {"events", "dead-letter", "retry", "01936f2e-0000-7000-8000-000000000000", "--db", db.url()});
   CHECK(retry.code == 1);
   auto both = Run({"message", "send", "--tenant", tenant, "--text", "x", "--db", db.url()});
   CHECK(both.code == 2);
-  auto other_tenant = Run({"channel", "list", "--tenant", "01936f2e-0000-7000-8000-000000000000", "--db", db.url()});
+  auto other_tenant = Run(
+      {"channel", "list", "--tenant", "01936f2e-0000-7000-8000-000000000000", "--db", db.url()});
   CHECK(other_tenant.code == 1);
   CHECK_THAT(other_tenant.err, Catch::Contains("not found"));
 }

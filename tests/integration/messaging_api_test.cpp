@@ -738,8 +738,9 @@ TEST_CASE("Messaging API: every messaging route and the WAHA webhook are in /ope
   }
 }
 
-VENTROS_DB_TEST("MessagingService: a phone change sends to the new number and '%' matches literally",
-                "[messaging]") {
+VENTROS_DB_TEST(
+    "MessagingService: a phone change sends to the new number and '%' matches literally",
+    "[messaging]") {
   ventros::testing::TestDb db(engine);
   auto database = db.OpenMigrated();
   ventros::core::VirtualClock clock;

@@ -50,9 +50,10 @@ VENTROS_DB_TEST("Webhook API: signed webhooks in, media downloaded, reply out th
   ventros::testing::FakeWaha waha;
   TestServer s(db.url());
   const std::string admin = s.admin_key();
-  auto ch = s.Call("POST", "/v1/channels", admin,
-                   fmt::format(R"({{"name":"main","waha_url":"{}","waha_api_key":"{}","hmac_secret":"sekret"}})",
-                               waha.BaseUrl(), waha.api_key()));
+  auto ch = s.Call(
+      "POST", "/v1/channels", admin,
+      fmt::format(R"({{"name":"main","waha_url":"{}","waha_api_key":"{}","hmac_secret":"sekret"}})",
+                  waha.BaseUrl(), waha.api_key()));
   REQUIRE(ch.status == 201);
   std::string channel(ParseJson(ch.body).at("id").as_string());
   std::string hook = "/webhooks/waha/" + channel;
@@ -75,15 +76,18 @@ VENTROS_DB_TEST("Webhook API: signed webhooks in, media downloaded, reply out th
   CHECK(post(text, "").status == 401);
   CHECK(post(text, ventros::core::HmacSha512Hex("other", text)).status == 401);
   CHECK(post("{broken", ventros::core::HmacSha512Hex("sekret", "{broken")).status == 400);
-  CHECK(s.Call("POST", "/webhooks/waha/01936f2e-0000-7000-8000-000000000000", "", text).status == 404);
+  CHECK(s.Call("POST", "/webhooks/waha/01936f2e-0000-7000-8000-000000000000", "", text).status ==
+        404);
 
   auto first = post(text, ventros::core::HmacSha512Hex("sekret", text));
   CHECK(first.status == 200);
   CHECK(first.body == R"({"status":"stored"})");
-  CHECK(post(text, ventros::core::HmacSha512Hex("sekret", text)).body == R"({"status":"duplicate"})");
+  CHECK(post(text, ventros::core::HmacSha512Hex("sekret", text)).body ==
+        R"({"status":"duplicate"})");
 
   // A document whose file WAHA serves (on "localhost": the host is rewritten to WAHA's own).
-  waha.PutFile("false_5511987654321@c.us_3EB0A1B2C3D4E5F60799.pdf", "%PDF-1.7 contract", "application/pdf");
+  waha.PutFile("false_5511987654321@c.us_3EB0A1B2C3D4E5F60799.pdf", "%PDF-1.7 contract",
+               "application/pdf");
   json::value doc = json::parse(Fixture("message_document_pdf.json"));
   doc.as_object()["payload"].as_object()["media"].as_object()["url"] =
       waha.FileUrl("false_5511987654321@c.us_3EB0A1B2C3D4E5F60799.pdf", "127.0.0.1");
@@ -117,7 +121,7 @@ VENTROS_DB_TEST("Webhook API: signed webhooks in, media downloaded, reply out th
   std::stringstream bytes;
   bytes << stored.rdbuf();
   CHECK(bytes.str() == "%PDF-1.7 contract");
-  std::filesystem::remove_all(std::filesystem::path(path).parent_path());
+  std::filesystem::remove_all(std::filesystem::path(path).parent_path().parent_path());
 
   auto contact = ParseJson(s.Call("GET", "/v1/contacts/" + contact_id, admin).body);
   CHECK(contact.at("name") == "Leonardo");
@@ -125,9 +129,10 @@ VENTROS_DB_TEST("Webhook API: signed webhooks in, media downloaded, reply out th
   CHECK(events.at("items").as_array().size() == 2);  // session_started, document_received
 
   // The agent answers over REST; the server sends it through WAHA.
-  auto reply = s.Call("POST", "/v1/messages", admin,
-                      fmt::format(R"({{"contact_id":"{}","text":"Podemos oferecer 25% de desconto."}})",
-                                  contact_id));
+  auto reply =
+      s.Call("POST", "/v1/messages", admin,
+             fmt::format(R"({{"contact_id":"{}","text":"Podemos oferecer 25% de desconto."}})",
+                         contact_id));
   REQUIRE(reply.status == 202);
   std::string reply_id(ParseJson(reply.body).at("id").as_string());
   REQUIRE(Eventually([&] {

@@ -89,5 +89,4 @@ class Child {
   std::string out_, err_;
 };
 
-
 }  // namespace ventros::testing

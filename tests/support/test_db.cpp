@@ -50,8 +50,8 @@ TestDb::TestDb(core::DbEngine engine) : engine_(engine) {
   auto conn = (*admin)->Acquire();
   REQUIRE(conn.ok());
   REQUIRE((*conn)->ExecScript("CREATE SCHEMA " + schema_).ok());
-  url_ = base + (base.find('?') == std::string::npos ? "?" : "&") +
-         "options=-csearch_path%3D" + schema_;
+  url_ = base + (base.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+         schema_;
 }
 
 TestDb::~TestDb() {
@@ -101,6 +101,9 @@ core::Config TestServer::DefaultConfig() {
   c.database.acquire_timeout_ms = 3000;
   c.log.level = "warn";
   c.log.requests = false;
+  // Each server keeps its media apart.
+  c.waha.media_dir =
+      (std::filesystem::temp_directory_path() / ("ventros-media-" + core::RandomHex(8))).string();
   return c;
 }
 
@@ -136,7 +139,8 @@ TestServer::Reply TestServer::Call(const std::string& method, const std::string&
   req.method = method;
   req.url = base_url() + path;
   req.body = body;
-  if (!body.empty() && !content_type.empty()) req.headers.emplace_back("Content-Type", content_type);
+  if (!body.empty() && !content_type.empty())
+    req.headers.emplace_back("Content-Type", content_type);
   if (!key.empty()) req.headers.emplace_back("Authorization", "Bearer " + key);
   req.retry = false;
   auto res = client_->Send(req);

@@ -3,8 +3,8 @@
 // HTTP call helper. Every test gets its own SQLite file or PostgreSQL schema, so tests run in
 // parallel under `ctest -j`.
 
-#include <catch2/catch.hpp>
 #include <boost/json/value.hpp>
+#include <catch2/catch.hpp>
 #include <memory>
 #include <string>
 
@@ -89,8 +89,8 @@ boost::json::value ParseJson(const std::string& text);
 
 // Defines one test body run against both engines, as two test cases so ctest runs them apart:
 //   VENTROS_DB_TEST("Migrator: applies once", "[migrations]") { ... uses `engine` ... }
-#define VENTROS_DB_TEST_IMPL(fn, name, tags)                                       \
-  static void fn(::ventros::core::DbEngine engine);                                \
+#define VENTROS_DB_TEST_IMPL(fn, name, tags)                                               \
+  static void fn(::ventros::core::DbEngine engine);                                        \
   TEST_CASE(name " (sqlite)", tags "[sqlite]") { fn(::ventros::core::DbEngine::kSqlite); } \
   TEST_CASE(name " (postgres)", tags "[pg]") { fn(::ventros::core::DbEngine::kPostgres); } \
   static void fn([[maybe_unused]] ::ventros::core::DbEngine engine)

@@ -21,6 +21,7 @@ struct Config {
     int64_t body_limit_bytes = 1024 * 1024;
     int64_t read_timeout_ms = 30000;
     int64_t shutdown_grace_ms = 10000;
+    std::string public_url;  // empty: http://<listen>
   } server;
   struct Database {
     std::string url = "sqlite://./data/ventros.db";
@@ -40,6 +41,21 @@ struct Config {
     int64_t request_timeout_ms = 30000;
     int max_retries = 2;
   } http_client;
+  struct Crm {
+    int64_t session_timeout_ms = 30 * 60 * 1000;
+    int64_t session_sweep_interval_ms = 30000;
+  } crm;
+  struct Waha {
+    std::string media_dir = "data/media";
+    int64_t media_max_bytes = 64 * 1024 * 1024;
+    std::string media_base_url;  // replaces scheme://host:port of media URLs (WAHA says localhost)
+    int send_max_attempts = 5;
+    bool humanize = false;
+    int64_t typing_delay_ms = 1500;
+  } waha;
+  struct Events {
+    int64_t poll_interval_ms = 250;
+  } events;
   struct Bootstrap {
     bool create_default_tenant = true;
     std::string default_tenant_name = "default";
@@ -52,7 +68,7 @@ enum class ConfigType { kString, kInt, kBool, kStringList };
 struct ConfigKeyInfo {
   std::string key;  // "server.listen"
   ConfigType type;
-  std::string env;  // "VENTROS_SERVER_LISTEN"
+  std::string env;            // "VENTROS_SERVER_LISTEN"
   std::string default_value;  // as JSON text
   std::string doc;
 };

@@ -42,10 +42,10 @@ class DbRow {
   explicit DbRow(std::vector<DbValue> values) : values_(std::move(values)) {}
   size_t size() const { return values_.size(); }
   bool IsNull(size_t i) const;
-  int64_t GetInt(size_t i) const;            // NULL reads as 0
-  double GetDouble(size_t i) const;          // NULL reads as 0
-  std::string GetText(size_t i) const;       // NULL reads as ""
-  std::string GetBlob(size_t i) const;       // raw bytes
+  int64_t GetInt(size_t i) const;       // NULL reads as 0
+  double GetDouble(size_t i) const;     // NULL reads as 0
+  std::string GetText(size_t i) const;  // NULL reads as ""
+  std::string GetBlob(size_t i) const;  // raw bytes
   std::optional<int64_t> GetOptInt(size_t i) const;
   std::optional<std::string> GetOptText(size_t i) const;
   const DbValue& raw(size_t i) const { return values_.at(i); }
@@ -88,8 +88,8 @@ class Connection {
 };
 
 struct PoolStats {
-  int size = 0;         // connections open
-  int in_use = 0;       // borrowed right now
+  int size = 0;    // connections open
+  int in_use = 0;  // borrowed right now
   int max_size = 0;
   int64_t acquired_total = 0;
   int64_t waits_total = 0;     // acquisitions that had to wait
@@ -180,7 +180,7 @@ Result<DbEngine> EngineFromUrl(std::string_view url);
 // Driver factories (used by Database::Open; exposed for tests).
 Result<std::unique_ptr<Connection>> OpenSqliteConnection(const std::string& path,
                                                          std::chrono::milliseconds busy_timeout);
-Result<std::unique_ptr<Connection>> OpenPostgresConnection(const std::string& url,
-                                                           std::chrono::milliseconds connect_timeout);
+Result<std::unique_ptr<Connection>> OpenPostgresConnection(
+    const std::string& url, std::chrono::milliseconds connect_timeout);
 
 }  // namespace ventros::core

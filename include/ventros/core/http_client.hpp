@@ -23,7 +23,7 @@ namespace ventros::core {
 struct HttpClientOptions {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};  // whole exchange, per attempt
-  int max_retries = 2;                                // attempts = 1 + max_retries
+  int max_retries = 2;                               // attempts = 1 + max_retries
   std::chrono::milliseconds initial_backoff{200};
   double backoff_multiplier = 2.0;
   std::chrono::milliseconds max_backoff{5000};

@@ -26,7 +26,8 @@ JsonBody ParseJsonObjectBody(const HttpRequest& request);
 Result<std::string> RequireString(const json::object& obj, std::string_view field);
 Result<std::optional<std::string>> OptionalString(const json::object& obj, std::string_view field);
 // Rejects fields not in the allowed list (typos get a clear 400 instead of being ignored).
-Status RejectUnknownFields(const json::object& obj, std::initializer_list<std::string_view> allowed);
+Status RejectUnknownFields(const json::object& obj,
+                           std::initializer_list<std::string_view> allowed);
 
 std::string ToJson(const json::value& value);
 

@@ -63,7 +63,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     assert(!status_.ok() && "Result built from an OK status carries no value");
   }
@@ -95,17 +95,16 @@ class [[nodiscard]] Result {
 }  // namespace ventros::core
 
 // Propagates a non-OK Status from an expression returning Status.
-#define VENTROS_RETURN_IF_ERROR(expr)            \
-  do {                                           \
-    ::ventros::core::Status _st = (expr);        \
-    if (!_st.ok()) return _st;                   \
+#define VENTROS_RETURN_IF_ERROR(expr)     \
+  do {                                    \
+    ::ventros::core::Status _st = (expr); \
+    if (!_st.ok()) return _st;            \
   } while (false)
 
 #define VENTROS_CONCAT_INNER(a, b) a##b
 #define VENTROS_CONCAT(a, b) VENTROS_CONCAT_INNER(a, b)
 // Binds lhs to the value of a Result expression or returns its Status.
-#define VENTROS_ASSIGN_OR_RETURN(lhs, expr)                                  \
-  auto VENTROS_CONCAT(_res_, __LINE__) = (expr);                             \
-  if (!VENTROS_CONCAT(_res_, __LINE__).ok())                                 \
-    return VENTROS_CONCAT(_res_, __LINE__).status();                         \
+#define VENTROS_ASSIGN_OR_RETURN(lhs, expr)                                                   \
+  auto VENTROS_CONCAT(_res_, __LINE__) = (expr);                                              \
+  if (!VENTROS_CONCAT(_res_, __LINE__).ok()) return VENTROS_CONCAT(_res_, __LINE__).status(); \
   lhs = std::move(VENTROS_CONCAT(_res_, __LINE__)).value()

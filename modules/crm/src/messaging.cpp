@@ -681,7 +681,7 @@ Result<Session> MessagingService::ActiveSessionFor(core::Connection& conn, const
   s.channel_id = channel.id;
   s.status = "active";
   s.started_at = at;
-  s.timeout_ms = channel.session_timeout_ms.value_or(kDefaultSessionTimeoutMs);
+  s.timeout_ms = channel.session_timeout_ms.value_or(default_session_timeout_ms_);
   int64_t now = clock_.NowMillis();
   VENTROS_ASSIGN_OR_RETURN(
       auto ins,

@@ -48,27 +48,25 @@ std::string ApiKeyJson(const ApiKey& key, const std::string* secret) {
 
 void RegisterTenantRoutes(core::Router& router, TenantService& service) {
   using core::Role;
-  router.Add(
-      "GET", "/v1/tenant",
-      [&service](HttpRequest& req) {
-        auto t = service.GetTenant(TenantOf(req));
-        if (!t.ok()) return HttpResponse::FromStatus(t.status(), req.request_id);
-        return HttpResponse::Json(200, TenantJson(*t));
-      },
-      {.min_role = Role::kReadonly, .summary = "The caller's tenant"});
+  router.Add("GET", "/v1/tenant",
+             [&service](HttpRequest& req) {
+               auto t = service.GetTenant(TenantOf(req));
+               if (!t.ok()) return HttpResponse::FromStatus(t.status(), req.request_id);
+               return HttpResponse::Json(200, TenantJson(*t));
+             },
+             {.min_role = Role::kReadonly, .summary = "The caller's tenant"});
 
-  router.Add(
-      "GET", "/v1/api-keys",
-      [&service](HttpRequest& req) {
-        auto keys = service.ListApiKeys(TenantOf(req));
-        if (!keys.ok()) return HttpResponse::FromStatus(keys.status(), req.request_id);
-        core::json::array items;
-        for (const auto& k : *keys) items.push_back(KeyObject(k));
-        object o;
-        o["items"] = std::move(items);
-        return HttpResponse::Json(200, core::json::serialize(o));
-      },
-      {.min_role = Role::kAdmin, .summary = "List the tenant's API keys"});
+  router.Add("GET", "/v1/api-keys",
+             [&service](HttpRequest& req) {
+               auto keys = service.ListApiKeys(TenantOf(req));
+               if (!keys.ok()) return HttpResponse::FromStatus(keys.status(), req.request_id);
+               core::json::array items;
+               for (const auto& k : *keys) items.push_back(KeyObject(k));
+               object o;
+               o["items"] = std::move(items);
+               return HttpResponse::Json(200, core::json::serialize(o));
+             },
+             {.min_role = Role::kAdmin, .summary = "List the tenant's API keys"});
 
   router.Add(
       "POST", "/v1/api-keys",
@@ -83,8 +81,8 @@ void RegisterTenantRoutes(core::Router& router, TenantService& service) {
         if (!role_text.ok()) return fail(role_text.status());
         auto role = core::ParseRole(*role_text);
         if (!role) {
-          return fail(Status::InvalidArgument(fmt::format(
-              "field 'role' must be admin, agent or readonly; got '{}'", *role_text)));
+          return fail(Status::InvalidArgument(
+              fmt::format("field 'role' must be admin, agent or readonly; got '{}'", *role_text)));
         }
         auto name = core::OptionalString(body.object, "name");
         if (!name.ok()) return fail(name.status());
@@ -94,19 +92,18 @@ void RegisterTenantRoutes(core::Router& router, TenantService& service) {
       },
       {.min_role = Role::kAdmin, .summary = "Create an API key (the key is shown once)"});
 
-  router.Add(
-      "DELETE", "/v1/api-keys/{id}",
-      [&service](HttpRequest& req) {
-        const std::string& id = req.PathParam("id");
-        if (!core::IsUuid(id)) {
-          return HttpResponse::FromStatus(Status::NotFound(fmt::format("api key {} not found", id)),
-                                          req.request_id);
-        }
-        auto revoked = service.RevokeApiKey(TenantOf(req), ApiKeyId(id));
-        if (!revoked.ok()) return HttpResponse::FromStatus(revoked.status(), req.request_id);
-        return HttpResponse::NoContent();
-      },
-      {.min_role = Role::kAdmin, .summary = "Revoke an API key"});
+  router.Add("DELETE", "/v1/api-keys/{id}",
+             [&service](HttpRequest& req) {
+               const std::string& id = req.PathParam("id");
+               if (!core::IsUuid(id)) {
+                 return HttpResponse::FromStatus(
+                     Status::NotFound(fmt::format("api key {} not found", id)), req.request_id);
+               }
+               auto revoked = service.RevokeApiKey(TenantOf(req), ApiKeyId(id));
+               if (!revoked.ok()) return HttpResponse::FromStatus(revoked.status(), req.request_id);
+               return HttpResponse::NoContent();
+             },
+             {.min_role = Role::kAdmin, .summary = "Revoke an API key"});
 }
 
 }  // namespace ventros::crm

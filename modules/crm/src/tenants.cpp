@@ -12,7 +12,7 @@ namespace {
 
 constexpr size_t kMaxNameLength = 200;
 constexpr std::string_view kKeyPrefix = "vt_";
-constexpr size_t kKeyRandomChars = 40;   // ~238 bits
+constexpr size_t kKeyRandomChars = 40;       // ~238 bits
 constexpr size_t kVisiblePrefixLength = 11;  // "vt_" + 8
 // last_used_at is refreshed at most this often per key, so authentication stays a read.
 constexpr int64_t kLastUsedResolutionMs = 60'000;
@@ -62,9 +62,9 @@ constexpr int64_t kDefaultTenantLockKey = 7420118;
 Result<Tenant> InsertTenant(core::Connection& conn, const core::Clock& clock,
                             const std::string& name) {
   Tenant t{TenantId(core::NewUuidV7(clock)), name, clock.NowMillis()};
-  auto r = conn.Query(
-      "INSERT INTO tenants (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
-      {DbValue(t.id.str()), DbValue(t.name), DbValue(t.created_at)});
+  auto r =
+      conn.Query("INSERT INTO tenants (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+                 {DbValue(t.id.str()), DbValue(t.name), DbValue(t.created_at)});
   if (!r.ok()) return r.status();
   return t;
 }
@@ -107,15 +107,16 @@ Result<std::vector<Tenant>> TenantService::ListTenants() {
   VENTROS_ASSIGN_OR_RETURN(auto rows,
                            conn->Query("SELECT id, name, created_at FROM tenants ORDER BY id"));
   std::vector<Tenant> out;
-  for (const auto& r : rows.rows) out.push_back({TenantId(r.GetText(0)), r.GetText(1), r.GetInt(2)});
+  for (const auto& r : rows.rows)
+    out.push_back({TenantId(r.GetText(0)), r.GetText(1), r.GetInt(2)});
   return out;
 }
 
 Result<Tenant> TenantService::GetTenant(const TenantId& tenant) {
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
-  VENTROS_ASSIGN_OR_RETURN(
-      auto rows,
-      conn->Query("SELECT id, name, created_at FROM tenants WHERE id = $1", {DbValue(tenant.str())}));
+  VENTROS_ASSIGN_OR_RETURN(auto rows,
+                           conn->Query("SELECT id, name, created_at FROM tenants WHERE id = $1",
+                                       {DbValue(tenant.str())}));
   if (rows.empty()) return Status::NotFound(fmt::format("tenant {} not found", tenant.str()));
   const auto& r = rows.rows[0];
   return Tenant{TenantId(r.GetText(0)), r.GetText(1), r.GetInt(2)};
@@ -131,9 +132,8 @@ Result<std::optional<std::pair<Tenant, CreatedApiKey>>> TenantService::EnsureDef
   // at commit or rollback).
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
   if (conn->engine() == core::DbEngine::kPostgres) {
-    VENTROS_ASSIGN_OR_RETURN(
-        auto locked,
-        conn->Query("SELECT pg_advisory_xact_lock($1)", {DbValue(kDefaultTenantLockKey)}));
+    VENTROS_ASSIGN_OR_RETURN(auto locked, conn->Query("SELECT pg_advisory_xact_lock($1)",
+                                                      {DbValue(kDefaultTenantLockKey)}));
     (void)locked;
   }
   VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT COUNT(*) FROM tenants"));
@@ -172,16 +172,15 @@ Result<ApiKey> TenantService::RevokeApiKey(const TenantId& tenant, const ApiKeyI
     // Revokes of one tenant's keys take turns: otherwise two concurrent revokes of its last two
     // admin keys would each count the other as still active. (SQLite: BEGIN IMMEDIATE already
     // serialises writers.)
-    VENTROS_ASSIGN_OR_RETURN(auto locked,
-                             conn->Query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE",
-                                         {DbValue(tenant.str())}));
+    VENTROS_ASSIGN_OR_RETURN(
+        auto locked,
+        conn->Query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE", {DbValue(tenant.str())}));
     (void)locked;
   }
   VENTROS_ASSIGN_OR_RETURN(
-      auto rows,
-      conn->Query(fmt::format("SELECT {} FROM api_keys WHERE id = $1 AND tenant_id = $2",
-                              kKeyColumns),
-                  {DbValue(key.str()), DbValue(tenant.str())}));
+      auto rows, conn->Query(fmt::format("SELECT {} FROM api_keys WHERE id = $1 AND tenant_id = $2",
+                                         kKeyColumns),
+                             {DbValue(key.str()), DbValue(tenant.str())}));
   if (rows.empty()) return Status::NotFound(fmt::format("api key {} not found", key.str()));
   ApiKey k = KeyFromRow(rows.rows[0]);
   if (k.revoked_at) return k;  // revoking twice is harmless
@@ -211,8 +210,8 @@ Result<ApiKey> TenantService::RevokeApiKeyById(const ApiKeyId& key) {
   std::string tenant;
   {
     VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
-    VENTROS_ASSIGN_OR_RETURN(
-        auto rows, conn->Query("SELECT tenant_id FROM api_keys WHERE id = $1", {DbValue(key.str())}));
+    VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT tenant_id FROM api_keys WHERE id = $1",
+                                                    {DbValue(key.str())}));
     if (rows.empty()) return Status::NotFound(fmt::format("api key {} not found", key.str()));
     tenant = rows.rows[0].GetText(0);
   }

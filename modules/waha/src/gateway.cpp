@@ -225,8 +225,18 @@ std::string WahaHttpGateway::ResolveMediaUrl(const WahaTarget& target,
   const std::string base = TrimTrailingSlashes(options_.media_base_url_override.empty()
                                                    ? target.base_url
                                                    : options_.media_base_url_override);
-  const bool absolute = !Origin(url).empty();
-  if (absolute && options_.media_base_url_override.empty()) return url;
+  const std::string origin = Origin(url);
+  const bool absolute = !origin.empty();
+  // WAHA reports its files on its own loopback address (http://localhost:3000/api/files/...),
+  // which is not where we reach it: such URLs go to the channel's WAHA URL instead.
+  const bool loopback = origin.find("://localhost") != std::string::npos ||
+                        origin.find("://127.0.0.1") != std::string::npos ||
+                        origin.find("://0.0.0.0") != std::string::npos ||
+                        origin.find("://[::1]") != std::string::npos;
+  if (absolute && options_.media_base_url_override.empty() &&
+      (!loopback || origin == Origin(target.base_url))) {
+    return url;
+  }
   std::string path(PathAndQuery(url));
   if (!path.empty() && path.front() != '/') path.insert(path.begin(), '/');
   return base + path;

@@ -262,8 +262,8 @@ Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
                     "VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT DO NOTHING",
                     {DbValue(p->out.inbox_id), DbValue(channel.tenant_id.str()),
                      DbValue(channel.id.str()), DbValue(p->envelope_id), DbValue(p->event),
-                     p->dedup ? DbValue(*p->dedup) : DbValue(nullptr), DbValue(std::string(p->body)),
-                     DbValue(now)}));
+                     p->dedup ? DbValue(*p->dedup) : DbValue(nullptr),
+                     DbValue(std::string(p->body)), DbValue(now)}));
     if (ins.affected_rows == 0) {
       p->out.duplicate = true;  // stored before (or earlier in this batch): nothing new
       continue;

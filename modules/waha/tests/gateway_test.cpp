@@ -321,13 +321,18 @@ TEST_CASE("WahaHttpGateway: without a rewrite, media on WAHA's own host gets the
   REQUIRE(same_host.ok());
   CHECK(*same_host == "OggS...");
 
-  // A URL on another host (here "localhost") could be anyone's: it is fetched without the key.
-  auto other_host = f.gateway.DownloadMedia(f.target, f.waha.FileUrl("a.ogg", "localhost"), 100);
-  REQUIRE_FALSE(other_host.ok());
-  CHECK(other_host.status().code() == StatusCode::kPermissionDenied);
+  // WAHA names its files on its own loopback address ("localhost"): such URLs are fetched from
+  // the channel's WAHA URL, with the key.
+  auto loopback = f.gateway.DownloadMedia(f.target, f.waha.FileUrl("a.ogg", "localhost"), 100);
+  REQUIRE(loopback.ok());
+  CHECK(*loopback == "OggS...");
   const auto calls = f.waha.Calls("GET", "/api/files/a.ogg");
   REQUIRE(calls.size() == 2);
-  CHECK(calls[1].Header("X-Api-Key").empty());
+  CHECK(calls[1].Header("X-Api-Key") == std::string(f.waha.api_key()));
+
+  // Another host could be anyone's: it is not rewritten and never gets the key.
+  CHECK(f.gateway.ResolveMediaUrl(f.target, "http://files.example.net/api/files/a.ogg") ==
+        "http://files.example.net/api/files/a.ogg");
 }
 
 TEST_CASE("WahaHttpGateway: media over the size limit is InvalidArgument naming the limit",

@@ -180,6 +180,9 @@ class MessagingService {
   MessagingService(core::Database& db, const core::Clock& clock, core::EventBus* bus = nullptr)
       : db_(db), clock_(clock), bus_(bus) {}
 
+  // The inactivity timeout of sessions on channels that do not set their own.
+  void set_default_session_timeout_ms(int64_t ms) { default_session_timeout_ms_ = ms; }
+
   // Channels.
   Result<Channel> CreateChannel(const TenantId& tenant, const ChannelInput& input);
   Result<std::vector<Channel>> ListChannels(const TenantId& tenant);
@@ -277,6 +280,7 @@ class MessagingService {
   core::Database& db_;
   const core::Clock& clock_;
   core::EventBus* bus_;
+  int64_t default_session_timeout_ms_ = kDefaultSessionTimeoutMs;
 };
 
 // Adds the REST routes for channels, contacts, sessions and messages (see docs/api.md).
