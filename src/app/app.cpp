@@ -74,17 +74,25 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       [tenants](const core::HttpRequest& req) { return tenants->AuthenticateRequest(req); });
   s->bus_ = std::make_unique<core::EventBus>(*s->db_, s->clock_, s->logger_, &s->metrics_);
   s->messaging_ = std::make_unique<crm::MessagingService>(*s->db_, s->clock_, s->bus_.get());
+  s->messaging_->set_default_session_timeout_ms(config.crm.session_timeout_ms);
   s->http_client_ = std::make_unique<core::HttpClient>(HttpClientOptionsFrom(config));
-  s->gateway_ =
-      std::make_unique<waha::WahaHttpGateway>(*s->http_client_, waha::WahaHttpGateway::Options{});
+  waha::WahaHttpGateway::Options gateway_options;
+  gateway_options.media_base_url_override = config.waha.media_base_url;
+  s->gateway_ = std::make_unique<waha::WahaHttpGateway>(*s->http_client_, gateway_options);
   waha::WahaOptions waha_options;
+  waha_options.media_dir = config.waha.media_dir;
+  waha_options.media_max_bytes = static_cast<size_t>(config.waha.media_max_bytes);
+  waha_options.send_max_attempts = config.waha.send_max_attempts;
+  waha_options.humanize = config.waha.humanize;
+  waha_options.typing_delay = std::chrono::milliseconds(config.waha.typing_delay_ms);
   s->ingest_ = std::make_unique<waha::WahaIngest>(*s->db_, s->clock_, *s->messaging_, s->bus_.get(),
                                                   s->logger_);
   s->sender_ =
       std::make_unique<waha::WahaSender>(*s->messaging_, *s->gateway_, waha_options, s->logger_);
   s->media_ = std::make_unique<waha::MediaDownloader>(*s->messaging_, *s->gateway_, waha_options,
                                                       s->logger_);
-  std::string public_url = "http://" + config.server.listen;
+  std::string public_url =
+      config.server.public_url.empty() ? "http://" + config.server.listen : config.server.public_url;
   for (const auto& module : config.modules) {
     if (module == "crm") {
       crm::RegisterTenantRoutes(s->router_, *s->tenants_);
@@ -131,7 +139,7 @@ Server::~Server() {
 
 Status Server::Start() {
   VENTROS_RETURN_IF_ERROR(http_->Start());
-  bus_->Start();
+  bus_->Start(std::chrono::milliseconds(config_.events.poll_interval_ms));
   sweeper_ = std::thread([this] {
     std::unique_lock lock(sweeper_mu_);
     while (!sweeper_stop_) {
@@ -139,7 +147,8 @@ Status Server::Start() {
       auto ended = messaging_->EndExpiredSessions();
       if (!ended.ok()) logger_->warn("session sweep: {}", ended.status().ToString());
       lock.lock();
-      sweeper_cv_.wait_for(lock, std::chrono::seconds(30), [this] { return sweeper_stop_; });
+      sweeper_cv_.wait_for(lock, std::chrono::milliseconds(config_.crm.session_sweep_interval_ms),
+                           [this] { return sweeper_stop_; });
     }
   });
   logger_->info("ventros listening on http://{}:{}",
