@@ -110,8 +110,54 @@ int main(int argc, char** argv) {
   app.add_option("--contacts", contacts, "Distinct senders");
   app.add_option("--label", label, "Engine label for metric names");
   app.add_option("--ceiling", ceiling_path, "Measure raw batched SQLite inserts into this file");
+  std::string generate;
+  app.add_option("--generate", generate,
+                 "Write --count signed webhooks to this file (HMAC<TAB>body per line) for wrk");
+  bool wait_only = false;
+  app.add_flag("--wait-applied", wait_only,
+               "Only wait until --db has no pending webhook; print the applied rate of --count "
+               "webhooks since --since-ms");
+  int64_t since_ms = 0;
+  app.add_option("--since-ms", since_ms,
+                 "Epoch milliseconds the load started (for --wait-applied)");
   CLI11_PARSE(app, argc, argv);
   if (!ceiling_path.empty()) return Ceiling(ceiling_path, count, label);
+  if (!generate.empty()) {
+    std::FILE* f = std::fopen(generate.c_str(), "w");
+    if (!f) return 1;
+    for (int i = 0; i < count; ++i) {
+      std::string body = Body(i, contacts);
+      std::fprintf(f, "%s\t%s\n", HmacSha512Hex(secret, body).c_str(), body.c_str());
+    }
+    std::fclose(f);
+    return 0;
+  }
+  if (wait_only) {
+    DatabaseOptions opts;
+    opts.url = db_url;
+    opts.pool_size = 1;
+    auto db = Database::Open(opts);
+    if (!db.ok()) {
+      std::cerr << db.status().ToString() << "\n";
+      return 1;
+    }
+    int64_t applied = 0;
+    for (int i = 0; i < 30000; ++i) {
+      auto conn = (*db)->Acquire();
+      auto r = (*conn)->Query(
+          "SELECT COUNT(*), SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) FROM waha_inbox");
+      if (r.ok() && r->rows[0].GetInt(1) == 0) {
+        applied = r->rows[0].GetInt(0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    SystemClock clock;
+    double secs = static_cast<double>(clock.NowMillis() - since_ms) / 1000.0;
+    Emit("ingest", label + "_messages_applied_per_second", static_cast<double>(applied) / secs,
+         "msg/s");
+    return 0;
+  }
 
   std::vector<std::string> bodies(count), sigs(count);
   for (int i = 0; i < count; ++i) {

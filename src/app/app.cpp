@@ -100,6 +100,7 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       waha::RegisterWahaRoutes(s->router_, *s->ingest_, *s->messaging_);
       core::ConsumerOptions ingest_opts;
       ingest_opts.types = {waha::kWebhookReceived};
+      ingest_opts.batch_handler = s->ingest_->BatchHandler();
       s->bus_->Subscribe("waha.ingest", s->ingest_->Handler(), ingest_opts);
       core::ConsumerOptions send_opts;
       send_opts.types = {"message.send_requested"};

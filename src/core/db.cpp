@@ -13,9 +13,7 @@ std::string_view DbEngineName(DbEngine engine) {
   return engine == DbEngine::kSqlite ? "sqlite" : "postgres";
 }
 
-bool DbRow::IsNull(size_t i) const {
-  return std::holds_alternative<std::nullptr_t>(values_.at(i));
-}
+bool DbRow::IsNull(size_t i) const { return std::holds_alternative<std::nullptr_t>(values_.at(i)); }
 
 int64_t DbRow::GetInt(size_t i) const {
   const DbValue& v = values_.at(i);
@@ -138,6 +136,7 @@ struct Database::Impl {
   DatabaseOptions options;
   DbEngine engine;
   std::string sqlite_path;
+  std::shared_ptr<std::timed_mutex> sqlite_writer = std::make_shared<std::timed_mutex>();
   mutable std::mutex mu;
   std::condition_variable cv;
   std::deque<std::unique_ptr<Connection>> idle;
@@ -149,7 +148,9 @@ struct Database::Impl {
   int64_t timeouts_total = 0;
 
   Result<std::unique_ptr<Connection>> Connect() {
-    if (engine == DbEngine::kSqlite) return OpenSqliteConnection(sqlite_path, options.busy_timeout);
+    if (engine == DbEngine::kSqlite) {
+      return OpenSqliteConnection(sqlite_path, options.busy_timeout, sqlite_writer);
+    }
     return OpenPostgresConnection(options.url, options.connect_timeout);
   }
 };
@@ -187,8 +188,8 @@ Result<PooledConnection> Database::Acquire() {
   bool waited = false;
   while (impl_->idle.empty() && impl_->open >= impl_->max_size) {
     waited = true;
-    if (impl_->cv.wait_until(lock, deadline) == std::cv_status::timeout &&
-        impl_->idle.empty() && impl_->open >= impl_->max_size) {
+    if (impl_->cv.wait_until(lock, deadline) == std::cv_status::timeout && impl_->idle.empty() &&
+        impl_->open >= impl_->max_size) {
       ++impl_->timeouts_total;
       return Status::Unavailable(fmt::format("database pool exhausted: no connection within {} ms",
                                              impl_->options.acquire_timeout.count()));
@@ -197,8 +198,9 @@ Result<PooledConnection> Database::Acquire() {
   if (waited) ++impl_->waits_total;
   std::unique_ptr<Connection> conn;
   if (!impl_->idle.empty()) {
-    conn = std::move(impl_->idle.front());
-    impl_->idle.pop_front();
+    // Most recently used first: its page cache is the warmest.
+    conn = std::move(impl_->idle.back());
+    impl_->idle.pop_back();
   } else {
     ++impl_->open;  // reserve the slot, connect outside the lock
   }

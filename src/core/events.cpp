@@ -67,6 +67,8 @@ struct EventBus::Consumer {
   Counter* failed = nullptr;
   Counter* dead = nullptr;
   Gauge* lag = nullptr;
+  int64_t lag_sampled_us = 0;
+  std::optional<int64_t> position;  // cached after the first read
 };
 
 EventBus::EventBus(Database& db, const Clock& clock, Logger logger, MetricsRegistry* metrics)
@@ -182,50 +184,23 @@ Result<int> EventBus::Pass(Consumer& c) {
   }
 
   // 2. New events after the position.
-  VENTROS_ASSIGN_OR_RETURN(
-      auto pos_rows,
-      query("SELECT position FROM event_consumers WHERE name = $1", {DbValue(c.name)}));
-  int64_t position = pos_rows.rows.at(0).GetInt(0);
+  // The position is read once; afterwards this consumer is the only one moving it.
+  if (!c.position) {
+    VENTROS_ASSIGN_OR_RETURN(
+        auto pos_rows,
+        query("SELECT position FROM event_consumers WHERE name = $1", {DbValue(c.name)}));
+    c.position = pos_rows.rows.at(0).GetInt(0);
+  }
+  int64_t position = *c.position;
   VENTROS_ASSIGN_OR_RETURN(
       auto rows, query(fmt::format("SELECT {} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
                                    kEventColumns),
                        {DbValue(position), DbValue(int64_t{c.options.batch_size})}));
   std::optional<int64_t> unsaved_position;
-  for (const auto& row : rows.rows) {
-    Event e = EventFromRow(row);
-    bool wanted = c.types.empty() || c.types.count(e.type);
-    // What to record with the new position (written together, after the handler: a crash in
-    // between runs the handler again, it never loses the event).
-    std::optional<std::string> park_state;
-    int attempts = 0;
-    std::string error;
-    if (wanted) {
-      if (parked_keys.count(e.key)) {
-        park_state = "pending";
-      } else {
-        ++calls;
-        Status st = c.handler(e);
-        if (st.ok()) {
-          if (c.delivered) c.delivered->Inc();
-        } else {
-          if (c.failed) c.failed->Inc();
-          attempts = 1;
-          error = Truncate(st.ToString(), 2000);
-          bool dead = c.options.max_attempts <= 1;
-          if (dead && c.dead) c.dead->Inc();
-          logger_->warn("consumer {} failed event {} ({}), attempt 1: {}", c.name, e.id, e.type,
-                        st.ToString());
-          park_state = dead ? "dead" : "pending";
-          if (!dead) parked_keys.insert(e.key);
-        }
-      }
-    }
-    if (!park_state) {
-      // Nothing to record but progress: the position is written once for a run of such events
-      // (a crash replays them; handlers are idempotent).
-      unsaved_position = e.seq;
-      continue;
-    }
+  // Records a delivery that must wait (parked behind its key, or failed) with the position, in
+  // one transaction.
+  auto park = [&](const Event& e, const std::string& state, int attempts,
+                  const std::string& error) -> Status {
     VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
     VENTROS_ASSIGN_OR_RETURN(auto tx, Transaction::Begin(*conn));
     VENTROS_ASSIGN_OR_RETURN(
@@ -233,7 +208,7 @@ Result<int> EventBus::Pass(Consumer& c) {
         conn->Query("INSERT INTO event_deliveries (consumer, seq, event_key, state, attempts, "
                     "next_attempt_at, last_error, updated_at) VALUES ($1, $2, $3, $4, $5, $6, "
                     "$7, $8) ON CONFLICT (consumer, seq) DO NOTHING",
-                    {DbValue(c.name), DbValue(e.seq), DbValue(e.key), DbValue(*park_state),
+                    {DbValue(c.name), DbValue(e.seq), DbValue(e.key), DbValue(state),
                      DbValue(int64_t{attempts}),
                      DbValue(attempts ? now + Backoff(c, attempts) : int64_t{0}), DbValue(error),
                      DbValue(now)}));
@@ -244,20 +219,75 @@ Result<int> EventBus::Pass(Consumer& c) {
                     {DbValue(e.seq), DbValue(now), DbValue(c.name)}));
     (void)upd;
     VENTROS_RETURN_IF_ERROR(tx.Commit());
+    c.position = e.seq;
     unsaved_position.reset();
+    return Status::Ok();
+  };
+  auto handle_one = [&](const Event& e) -> Status {
+    if (parked_keys.count(e.key)) return park(e, "pending", 0, "");
+    ++calls;
+    Status st = c.handler(e);
+    if (st.ok()) {
+      if (c.delivered) c.delivered->Inc();
+      // Only progress to record: the position is written once for a run of such events (a
+      // crash replays them; handlers are idempotent).
+      unsaved_position = e.seq;
+      return Status::Ok();
+    }
+    if (c.failed) c.failed->Inc();
+    bool dead = c.options.max_attempts <= 1;
+    if (dead && c.dead) c.dead->Inc();
+    logger_->warn("consumer {} failed event {} ({}), attempt 1: {}", c.name, e.id, e.type,
+                  st.ToString());
+    if (!dead) parked_keys.insert(e.key);
+    return park(e, dead ? "dead" : "pending", 1, Truncate(st.ToString(), 2000));
+  };
+  // A run of consecutive deliverable events goes to the batch handler in one call; if that fails
+  // they are delivered one by one, so a bad event is retried alone.
+  std::vector<Event> run;
+  auto flush = [&]() -> Status {
+    if (run.empty()) return Status::Ok();
+    if (c.options.batch_handler && run.size() > 1) {
+      calls += static_cast<int>(run.size());
+      if (c.options.batch_handler(run).ok()) {
+        if (c.delivered) c.delivered->Inc(static_cast<double>(run.size()));
+        unsaved_position = run.back().seq;
+        run.clear();
+        return Status::Ok();
+      }
+    }
+    for (const auto& e : run) VENTROS_RETURN_IF_ERROR(handle_one(e));
+    run.clear();
+    return Status::Ok();
+  };
+  for (const auto& row : rows.rows) {
+    Event e = EventFromRow(row);
+    bool wanted = c.types.empty() || c.types.count(e.type);
+    if (!wanted) {
+      if (run.empty()) unsaved_position = e.seq;  // skipped: only the position moves
+      continue;
+    }
+    if (parked_keys.count(e.key)) {
+      VENTROS_RETURN_IF_ERROR(flush());
+      VENTROS_RETURN_IF_ERROR(handle_one(e));
+      continue;
+    }
+    run.push_back(std::move(e));
+    if (static_cast<int>(run.size()) >= c.options.batch_size) VENTROS_RETURN_IF_ERROR(flush());
   }
+  VENTROS_RETURN_IF_ERROR(flush());
   if (unsaved_position) {
     VENTROS_ASSIGN_OR_RETURN(
         auto upd, query("UPDATE event_consumers SET position = $1, updated_at = $2 WHERE name = $3",
                         {DbValue(*unsaved_position), DbValue(now), DbValue(c.name)}));
     (void)upd;
+    c.position = *unsaved_position;
   }
-  if (c.lag) {
-    auto lag = query(
-        "SELECT COUNT(*) FROM events WHERE seq > (SELECT position FROM "
-        "event_consumers WHERE name = $1)",
-        {DbValue(c.name)});
-    if (lag.ok()) c.lag->Set(static_cast<double>(lag->rows[0].GetInt(0)));
+  // Lag: the outbox's last sequence number minus the position (an index lookup), once a second.
+  if (c.lag && clock_.MonotonicMicros() - c.lag_sampled_us > 1'000'000) {
+    c.lag_sampled_us = clock_.MonotonicMicros();
+    auto max = query("SELECT COALESCE(MAX(seq), 0) FROM events", {});
+    if (max.ok()) c.lag->Set(static_cast<double>(max->rows[0].GetInt(0) - c.position.value_or(0)));
   }
   // Position moves count as progress, so callers keep going over events they do not want.
   return calls + static_cast<int>(rows.rows.size());

@@ -11,9 +11,12 @@ namespace ventros::core {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kReadonly: return "readonly";
-    case Role::kAgent: return "agent";
-    case Role::kAdmin: return "admin";
+    case Role::kReadonly:
+      return "readonly";
+    case Role::kAgent:
+      return "agent";
+    case Role::kAdmin:
+      return "admin";
   }
   return "readonly";
 }
@@ -62,7 +65,8 @@ std::string PercentDecode(std::string_view text, bool plus_as_space) {
   out.reserve(text.size());
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
-    if (c == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 && HexValue(text[i + 2]) >= 0) {
+    if (c == '%' && i + 2 < text.size() && HexValue(text[i + 1]) >= 0 &&
+        HexValue(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(HexValue(text[i + 1]) * 16 + HexValue(text[i + 2])));
       i += 2;
     } else if (c == '+' && plus_as_space) {
@@ -146,15 +150,24 @@ HttpResponse HttpResponse::Error(int status, std::string_view code, std::string_
 
 int HttpStatusFor(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kUnavailable: return 503;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -167,8 +180,8 @@ HttpResponse HttpResponse::FromStatus(const Status& status, std::string_view req
   if (status.code() == StatusCode::kUnavailable) {
     message = "service temporarily unavailable; retry later";
   }
-  HttpResponse r = Error(HttpStatusFor(status.code()), StatusCodeName(status.code()), message,
-                         request_id);
+  HttpResponse r =
+      Error(HttpStatusFor(status.code()), StatusCodeName(status.code()), message, request_id);
   if (status.code() == StatusCode::kUnauthenticated) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
   }

@@ -123,8 +123,8 @@ struct HttpServer::Impl {
         router(r),
         logger(std::move(l)),
         metrics(m),
-        connections_total(m.GetCounter("ventros_http_connections_total",
-                                       "HTTP connections accepted")),
+        connections_total(
+            m.GetCounter("ventros_http_connections_total", "HTTP connections accepted")),
         connections_open(m.GetGauge("ventros_http_connections_open", "HTTP connections open")) {}
 
   awaitable<void> Accept() {
@@ -219,8 +219,7 @@ struct HttpServer::Impl {
     // Blocking work leaves the I/O thread; the coroutine resumes on its strand afterwards.
     co_return co_await asio::co_spawn(
         workers->get_executor(),
-        [&]() -> awaitable<HttpResponse> { co_return router.Dispatch(route, req); },
-        use_awaitable);
+        [&]() -> awaitable<HttpResponse> { co_return router.Dispatch(route, req); }, use_awaitable);
   }
 
   void Record(const std::string& route, const HttpRequest& req, const HttpResponse& res,
@@ -365,9 +364,8 @@ HttpServer::~HttpServer() { Stop(); }
 Status HttpServer::Start() {
   Impl& s = *impl_;
   boost::system::error_code ec;
-  auto address = asio::ip::make_address(s.options.host == "localhost" ? "127.0.0.1"
-                                                                       : s.options.host,
-                                        ec);
+  auto address =
+      asio::ip::make_address(s.options.host == "localhost" ? "127.0.0.1" : s.options.host, ec);
   if (ec) {
     return Status::InvalidArgument(fmt::format("invalid listen host '{}'", s.options.host));
   }
@@ -378,8 +376,8 @@ Status HttpServer::Start() {
   if (!ec) s.acceptor->bind(endpoint, ec);
   if (!ec) s.acceptor->listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Status::Unavailable(fmt::format("cannot listen on {}:{}: {}", s.options.host,
-                                           s.options.port, ec.message()));
+    return Status::Unavailable(
+        fmt::format("cannot listen on {}:{}: {}", s.options.host, s.options.port, ec.message()));
   }
   s.bound_port = s.acceptor->local_endpoint().port();
   s.workers = std::make_unique<asio::thread_pool>(std::max(1, s.options.worker_threads));

@@ -10,7 +10,8 @@ JsonBody ParseJsonObjectBody(const HttpRequest& request) {
   JsonBody out;
   std::string type = request.Header("Content-Type");
   std::string lowered;
-  for (char c : type) lowered.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : type)
+    lowered.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   std::string_view media(lowered);
   media = media.substr(0, media.find(';'));
   while (!media.empty() && media.back() == ' ') media.remove_suffix(1);

@@ -66,11 +66,21 @@ std::string JsonEscape(std::string_view text) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += fmt::format("\\u{:04x}", c);
@@ -90,8 +100,7 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    std::string escaped =
-        JsonEscape(std::string_view(msg.payload.data(), msg.payload.size()));
+    std::string escaped = JsonEscape(std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(escaped.data(), escaped.data() + escaped.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {
@@ -109,8 +118,8 @@ Result<Logger> MakeLogger(const Config::Log& config) {
     try {
       sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(config.file);
     } catch (const spdlog::spdlog_ex& e) {
-      return Status::InvalidArgument(fmt::format("cannot open log file {}: {}", config.file,
-                                                 e.what()));
+      return Status::InvalidArgument(
+          fmt::format("cannot open log file {}: {}", config.file, e.what()));
     }
   }
   auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
@@ -128,8 +137,7 @@ Result<Logger> MakeLogger(const Config::Log& config) {
 }
 
 Logger NullLogger() {
-  return std::make_shared<spdlog::logger>("null",
-                                          std::make_shared<spdlog::sinks::null_sink_mt>());
+  return std::make_shared<spdlog::logger>("null", std::make_shared<spdlog::sinks::null_sink_mt>());
 }
 
 }  // namespace ventros::core

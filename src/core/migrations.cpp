@@ -60,9 +60,8 @@ Result<std::vector<MigrationStatus>> Migrator::List() {
   VENTROS_RETURN_IF_ERROR(CheckUniqueVersions(files_));
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_RETURN_IF_ERROR(EnsureTable(*conn));
-  VENTROS_ASSIGN_OR_RETURN(auto rows,
-                           conn->Query("SELECT version, name, checksum, applied_at "
-                                       "FROM schema_migrations ORDER BY version"));
+  VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT version, name, checksum, applied_at "
+                                                  "FROM schema_migrations ORDER BY version"));
   struct Applied {
     std::string name, checksum;
     int64_t at;
@@ -135,7 +134,8 @@ Result<std::vector<std::string>> Migrator::Apply() {
   } unlock{conn.get(), pg};
 
   VENTROS_RETURN_IF_ERROR(EnsureTable(*conn));
-  VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT version, checksum FROM schema_migrations"));
+  VENTROS_ASSIGN_OR_RETURN(auto rows,
+                           conn->Query("SELECT version, checksum FROM schema_migrations"));
   std::map<std::string, std::string> applied;
   for (const auto& r : rows.rows) applied[r.GetText(0)] = r.GetText(1);
 

@@ -197,3 +197,44 @@ VENTROS_DB_TEST("EventBus: worker threads deliver on Notify", "[events]") {
   lock.unlock();
   bus.Stop();
 }
+
+VENTROS_DB_TEST("EventBus: runs go to the batch handler; a failed batch falls back to one by one",
+                "[events]") {
+  TestDb tdb(engine);
+  auto db = tdb.OpenMigrated();
+  VirtualClock clock;
+  EventBus bus(*db, clock, NullLogger());
+  std::vector<size_t> batches;
+  std::vector<std::string> singles;
+  ConsumerOptions opts;
+  opts.batch_size = 4;
+  opts.batch_handler = [&](std::span<const Event> run) {
+    for (const auto& e : run) {
+      if (e.type == "poison") return Status::Internal("a poisoned batch");
+    }
+    batches.push_back(run.size());
+    return Status::Ok();
+  };
+  bus.Subscribe(
+      "batched",
+      [&](const Event& e) {
+        if (e.type == "poison") return Status::Internal("poison");
+        singles.push_back(e.key);
+        return Status::Ok();
+      },
+      opts);
+  for (int i = 0; i < 6; ++i) Append(*db, clock, Make("ok", fmt::format("k{}", i)));
+  REQUIRE(bus.RunUntilIdle("batched").ok());
+  CHECK(batches == std::vector<size_t>{4, 2});
+  CHECK(singles.empty());
+  Append(*db, clock, Make("ok", "a"));
+  Append(*db, clock, Make("poison", "p"));
+  Append(*db, clock, Make("ok", "b"));
+  REQUIRE(bus.RunUntilIdle("batched").ok());
+  CHECK(batches.size() == 2);  // the poisoned run fell back to single deliveries
+  CHECK(singles == std::vector<std::string>{"a", "b"});
+  auto pending = bus.ListDeliveries("batched", "pending");
+  REQUIRE(pending.ok());
+  REQUIRE(pending->size() == 1);
+  CHECK(pending->at(0).event.type == "poison");
+}

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -178,8 +179,10 @@ std::string RedactDbUrl(std::string_view url);
 Result<DbEngine> EngineFromUrl(std::string_view url);
 
 // Driver factories (used by Database::Open; exposed for tests).
-Result<std::unique_ptr<Connection>> OpenSqliteConnection(const std::string& path,
-                                                         std::chrono::milliseconds busy_timeout);
+// `writer`, shared by the connections of one pool, queues this process's SQLite writers.
+Result<std::unique_ptr<Connection>> OpenSqliteConnection(
+    const std::string& path, std::chrono::milliseconds busy_timeout,
+    std::shared_ptr<std::timed_mutex> writer = nullptr);
 Result<std::unique_ptr<Connection>> OpenPostgresConnection(
     const std::string& url, std::chrono::milliseconds connect_timeout);
 

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,17 +45,23 @@ struct Event {
 // advisory lock so sequence numbers become visible in commit order (no consumer can skip one).
 Status AppendEvent(Connection& conn, Event& event, const Clock& clock);
 
+// Handles several consecutive events at once (e.g. in one transaction); all or nothing.
+using EventBatchHandler = std::function<Status(std::span<const Event>)>;
+
+// What a handler says about an event. A non-OK status means "failed, retry later".
+using EventHandler = std::function<Status(const Event&)>;
+
 struct ConsumerOptions {
   std::vector<std::string> types;  // empty: every type
+  // Optional fast path: runs of deliverable events go here first; when it fails, the events are
+  // handed to the single-event handler one by one.
+  EventBatchHandler batch_handler;
   int max_attempts = 8;
   std::chrono::milliseconds initial_backoff{1000};
   double backoff_multiplier = 2.0;
   std::chrono::milliseconds max_backoff{5 * 60 * 1000};
   int batch_size = 100;
 };
-
-// What a handler says about an event. A non-OK status means "failed, retry later".
-using EventHandler = std::function<Status(const Event&)>;
 
 struct Delivery {
   std::string consumer;

@@ -280,7 +280,34 @@ Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
 }
 
 Status WahaIngest::Process(const std::string& inbox_id) {
+  // One write transaction for the whole webhook: read it, apply it, mark it.
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  VENTROS_RETURN_IF_ERROR(ProcessIn(*conn, inbox_id));
+  VENTROS_RETURN_IF_ERROR(tx.Commit());
+  if (bus_) bus_->Notify();
+  return Status::Ok();
+}
+
+Status WahaIngest::ProcessBatch(std::span<const core::Event> events) {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  for (const auto& e : events) {
+    boost::system::error_code ec;
+    json::value v = json::parse(e.payload, ec);
+    if (ec || !v.is_object()) continue;
+    std::string inbox_id = Str(v.as_object(), "inbox_id");
+    if (inbox_id.empty()) continue;
+    // Any failure undoes the whole batch; the bus then retries event by event.
+    VENTROS_RETURN_IF_ERROR(ProcessIn(*conn, inbox_id));
+  }
+  VENTROS_RETURN_IF_ERROR(tx.Commit());
+  if (bus_) bus_->Notify();
+  return Status::Ok();
+}
+
+Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) {
+  core::Connection* conn = &db;
   VENTROS_ASSIGN_OR_RETURN(
       auto rows, conn->Query("SELECT channel_id, event, body, state FROM waha_inbox WHERE id = $1",
                              {DbValue(inbox_id)}));
@@ -290,10 +317,7 @@ Status WahaIngest::Process(const std::string& inbox_id) {
   std::string channel_id = rows.rows[0].GetText(0);
   std::string event = rows.rows[0].GetText(1);
   std::string body = rows.rows[0].GetText(2);
-  conn = core::PooledConnection();  // GetChannelById borrows its own
 
-  auto channel = messaging_.GetChannelById(crm::ChannelId(channel_id));
-  VENTROS_ASSIGN_OR_RETURN(conn, db_.Acquire());
   auto finish = [&](const std::string& new_state, const std::string& error) -> Status {
     auto r =
         conn->Query("UPDATE waha_inbox SET state = $1, error = $2, processed_at = $3 WHERE id = $4",
@@ -301,6 +325,7 @@ Status WahaIngest::Process(const std::string& inbox_id) {
                      DbValue(clock_.NowMillis()), DbValue(inbox_id)});
     return r.ok() ? Status::Ok() : r.status();
   };
+  auto channel = GetChannel(crm::ChannelId(channel_id));
   if (!channel.ok()) {
     if (channel.status().code() != core::StatusCode::kNotFound) return channel.status();
     return finish("ignored", "channel no longer exists");
@@ -315,7 +340,6 @@ Status WahaIngest::Process(const std::string& inbox_id) {
     if (auto ts = Num(*env, "timestamp")) envelope_ts = static_cast<int64_t>(*ts);
   }
 
-  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
   std::string result_state = "processed";
   std::string reason;
   Status st = Status::Ok();
@@ -402,13 +426,26 @@ Status WahaIngest::Process(const std::string& inbox_id) {
     }
   }
   VENTROS_RETURN_IF_ERROR(finish(result_state, reason));
-  VENTROS_RETURN_IF_ERROR(tx.Commit());
   if (result_state == "failed") {
     logger_->warn("webhook {} ({}) on channel {} not applied: {}", inbox_id, event, channel_id,
                   reason);
   }
-  if (bus_) bus_->Notify();
   return Status::Ok();
+}
+
+Result<crm::Channel> WahaIngest::GetChannel(const crm::ChannelId& id) {
+  int64_t now = clock_.NowMillis();
+  {
+    std::lock_guard lock(cache_mu_);
+    auto it = channels_.find(id.str());
+    if (it != channels_.end() && now - it->second.second < kChannelCacheMs) return it->second.first;
+  }
+  auto channel = messaging_.GetChannelById(id);
+  if (!channel.ok()) return channel;
+  std::lock_guard lock(cache_mu_);
+  if (channels_.size() > 10000) channels_.clear();
+  channels_[id.str()] = {*channel, now};
+  return channel;
 }
 
 core::EventHandler WahaIngest::Handler() {
@@ -420,6 +457,10 @@ core::EventHandler WahaIngest::Handler() {
     if (inbox_id.empty()) return Status::Ok();
     return Process(inbox_id);
   };
+}
+
+core::EventBatchHandler WahaIngest::BatchHandler() {
+  return [this](std::span<const core::Event> events) { return ProcessBatch(events); };
 }
 
 // ---------------------------------------------------------------- outbound
@@ -545,10 +586,10 @@ core::EventHandler MediaDownloader::Handler() {
 // ---------------------------------------------------------------- route
 
 void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest,
-                        crm::MessagingService& messaging) {
+                        crm::MessagingService& /*messaging*/) {
   router.Add("POST", "/webhooks/waha/{channel_id}",
-             [&ingest, &messaging](core::HttpRequest& req) {
-               auto channel = messaging.GetChannelById(crm::ChannelId(req.PathParam("channel_id")));
+             [&ingest](core::HttpRequest& req) {
+               auto channel = ingest.GetChannel(crm::ChannelId(req.PathParam("channel_id")));
                if (!channel.ok())
                  return core::HttpResponse::FromStatus(channel.status(), req.request_id);
                auto stored = ingest.Receive(*channel, req.body, req.Header("X-Webhook-Hmac"));

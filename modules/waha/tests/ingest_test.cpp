@@ -70,6 +70,7 @@ struct World {
     channel = *c;
     core::ConsumerOptions opts;
     opts.types = {waha::kWebhookReceived};
+    opts.batch_handler = ingest.BatchHandler();
     bus.Subscribe("waha.ingest", ingest.Handler(), opts);
   }
 

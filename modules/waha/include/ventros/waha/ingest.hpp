@@ -9,11 +9,13 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
-#include <vector>
 #include <cstdint>
+#include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "ventros/core/clock.hpp"
 #include "ventros/core/db.hpp"
@@ -58,8 +60,17 @@ class WahaIngest {
   // database errors return an error so the bus retries.
   Status Process(const std::string& inbox_id);
 
-  // The bus handler for waha.webhook_received.
+  // Applies several stored webhooks in one transaction (the bus's batch path).
+  Status ProcessBatch(std::span<const core::Event> events);
+
+  // The bus handlers for waha.webhook_received.
   core::EventHandler Handler();
+  core::EventBatchHandler BatchHandler();
+
+  // The channel by id, from a cache kept for a few seconds (a webhook burst reads it once);
+  // changes to a channel (key, secret, deletion) take effect within kChannelCacheMs.
+  Result<crm::Channel> GetChannel(const crm::ChannelId& id);
+  static constexpr int64_t kChannelCacheMs = 5000;
 
   // Parses a WAHA message payload; `envelope_timestamp_ms` is used when it carries no timestamp.
   static Result<crm::InboundMessage> ParseMessage(std::string_view payload_json,
@@ -69,8 +80,12 @@ class WahaIngest {
   // Group commit: concurrent webhooks are stored in one transaction. The first caller to find
   // no batch in progress writes everything queued so far; the others wait for their result.
   struct Pending;
+  // Applies one stored webhook inside the caller's transaction.
+  Status ProcessIn(core::Connection& conn, const std::string& inbox_id);
   Status WriteBatch(std::vector<Pending*>& batch);
 
+  std::mutex cache_mu_;
+  std::unordered_map<std::string, std::pair<crm::Channel, int64_t>> channels_;
   std::mutex batch_mu_;
   std::condition_variable batch_cv_;
   std::vector<Pending*> queue_;
