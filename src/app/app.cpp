@@ -140,6 +140,10 @@ Server::~Server() {
 
 Status Server::Start() {
   VENTROS_RETURN_IF_ERROR(http_->Start());
+  if (!config_.events.run_consumers) {
+    logger_->info("event consumers are off in this instance (events.run_consumers=false)");
+    return Status::Ok();
+  }
   bus_->Start(std::chrono::milliseconds(config_.events.poll_interval_ms));
   sweeper_ = std::thread([this] {
     std::unique_lock lock(sweeper_mu_);

@@ -122,6 +122,10 @@ const std::vector<KeyDef>& Defs() {
         VENTROS_BOOL(waha.humanize,
                      "Before sending: mark seen, show typing, wait typing_delay_ms, stop typing."),
         VENTROS_INT(waha.typing_delay_ms, "How long 'typing...' shows before a humanized send."),
+        VENTROS_BOOL(
+            events.run_consumers,
+            "Run the event consumers (applying webhooks, sending, media, session sweeps) in this "
+            "instance; false makes an edge instance that only stores webhooks and serves the API."),
         VENTROS_INT(events.poll_interval_ms,
                     "Event consumers look for new events at least this often (other instances' "
                     "writes); in-process writes wake them at once."),

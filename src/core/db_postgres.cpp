@@ -324,7 +324,10 @@ class PostgresConnection final : public Connection {
   }
   Status Begin() override { return Simple("BEGIN"); }
   Status Commit() override;
-  Status Rollback() override { return Simple("ROLLBACK"); }
+  Status Rollback() override {
+    DropPreCommit();
+    return Simple("ROLLBACK");
+  }
 
  private:
   struct Statement {
@@ -488,6 +491,7 @@ bool PostgresConnection::Healthy() {
 }
 
 Status PostgresConnection::Commit() {
+  if (Status hooks = RunPreCommit(); !hooks.ok()) return hooks;
   if (!Connected()) return Lost("COMMIT");
   PgResultPtr result(PQexec(conn_.get(), "COMMIT"));
   if (!ResultOk(result.get())) return Error(result.get(), "COMMIT");

@@ -148,11 +148,13 @@ class SqliteConnection final : public Connection {
     return st;
   }
   Status Commit() override {
+    if (Status hooks = RunPreCommit(); !hooks.ok()) return hooks;
     Status st = Exec("COMMIT");
     if (st.ok() || sqlite3_get_autocommit(db_.get())) ReleaseWriter();
     return st;
   }
   Status Rollback() override {
+    DropPreCommit();
     Status st = sqlite3_get_autocommit(db_.get()) ? Status::Ok() : Exec("ROLLBACK");
     if (sqlite3_get_autocommit(db_.get())) ReleaseWriter();
     return st;

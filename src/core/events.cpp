@@ -35,6 +35,8 @@ std::string Truncate(std::string s, size_t n) {
 }
 }  // namespace
 
+Status InsertEvent(Connection& conn, Event& event);
+
 Status AppendEvent(Connection& conn, Event& event, const Clock& clock) {
   if (event.id.empty()) event.id = NewUuidV7(clock);
   if (event.occurred_at == 0) event.occurred_at = clock.NowMillis();
@@ -42,10 +44,32 @@ Status AppendEvent(Connection& conn, Event& event, const Clock& clock) {
     return Status::InvalidArgument("event needs a type and a tenant");
   }
   if (conn.engine() == DbEngine::kPostgres) {
-    // Held until commit: events become visible in the order of their sequence numbers.
+    // Sequence numbers must become visible in order, or a consumer could move past one that
+    // commits later. So events are written last, under a lock held until COMMIT: the
+    // transaction's events are kept aside and inserted by a pre-commit hook, which keeps the lock
+    // short however long the transaction was.
+    if (conn.InTransaction()) {
+      auto& state = conn.transaction_state();
+      if (!state) {
+        auto buffer = std::make_shared<std::vector<Event>>();
+        state = buffer;
+        conn.AddPreCommit([buffer](Connection& c) -> Status {
+          auto lock = c.Query("SELECT pg_advisory_xact_lock($1)", {DbValue(kOutboxLockKey)});
+          if (!lock.ok()) return lock.status();
+          for (auto& e : *buffer) VENTROS_RETURN_IF_ERROR(InsertEvent(c, e));
+          return Status::Ok();
+        });
+      }
+      std::static_pointer_cast<std::vector<Event>>(state)->push_back(event);
+      return Status::Ok();
+    }
     auto lock = conn.Query("SELECT pg_advisory_xact_lock($1)", {DbValue(kOutboxLockKey)});
     if (!lock.ok()) return lock.status();
   }
+  return InsertEvent(conn, event);
+}
+
+Status InsertEvent(Connection& conn, Event& event) {
   auto r = conn.Query(
       "INSERT INTO events (id, type, tenant_id, event_key, occurred_at, payload, trace_id) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",

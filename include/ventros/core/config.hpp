@@ -55,6 +55,7 @@ struct Config {
   } waha;
   struct Events {
     int64_t poll_interval_ms = 250;
+    bool run_consumers = true;  // false: an edge instance that only stores and answers
   } events;
   struct Bootstrap {
     bool create_default_tenant = true;

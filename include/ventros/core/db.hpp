@@ -82,10 +82,41 @@ class Connection {
   virtual Status Commit() = 0;
   virtual Status Rollback() = 0;
 
+  // Work to run at the end of the open transaction, just before COMMIT (dropped on rollback).
+  // The outbox uses it to write a transaction's events last, so the lock that orders them is
+  // held only for the commit.
+  void AddPreCommit(std::function<Status(Connection&)> hook) {
+    pre_commit_.push_back(std::move(hook));
+  }
+  // State of the open transaction owned by the layer that registered a pre-commit hook.
+  std::shared_ptr<void>& transaction_state() { return transaction_state_; }
+
   // Convenience: Query with an initializer list of parameters.
   Result<DbResult> Query(std::string_view sql, std::initializer_list<DbValue> params) {
     return Query(sql, std::span<const DbValue>(params.begin(), params.size()));
   }
+
+ protected:
+  // Drivers call these from Commit() and Rollback().
+  Status RunPreCommit() {
+    auto hooks = std::move(pre_commit_);
+    pre_commit_.clear();
+    Status st = Status::Ok();
+    for (auto& hook : hooks) {
+      st = hook(*this);
+      if (!st.ok()) break;
+    }
+    transaction_state_.reset();
+    return st;
+  }
+  void DropPreCommit() {
+    pre_commit_.clear();
+    transaction_state_.reset();
+  }
+
+ private:
+  std::vector<std::function<Status(Connection&)>> pre_commit_;
+  std::shared_ptr<void> transaction_state_;
 };
 
 struct PoolStats {
