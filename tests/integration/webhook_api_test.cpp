@@ -24,7 +24,7 @@ namespace {
 
 std::string Fixture(const std::string& name) {
   const char* root = std::getenv("VENTROS_SOURCE_DIR");
-  std::ifstream in(std::string(root ? root : ".") + "/../shared/fixtures/waha/" + name);
+  std::ifstream in(std::string(root ? root : ".") + "/tests/fixtures/waha/" + name);
   std::stringstream s;
   s << in.rdbuf();
   REQUIRE_FALSE(s.str().empty());

@@ -43,7 +43,7 @@ std::string ReadFile(const std::string& path) {
 }
 
 std::string Fixture(const std::string& name) {
-  return ReadFile(SourceDir() + "/../shared/fixtures/waha/" + name);
+  return ReadFile(SourceDir() + "/tests/fixtures/waha/" + name);
 }
 
 // Everything one test needs: a migrated database, a tenant with a channel, the services and a
