@@ -91,8 +91,8 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       std::make_unique<waha::WahaSender>(*s->messaging_, *s->gateway_, waha_options, s->logger_);
   s->media_ = std::make_unique<waha::MediaDownloader>(*s->messaging_, *s->gateway_, waha_options,
                                                       s->logger_);
-  std::string public_url =
-      config.server.public_url.empty() ? "http://" + config.server.listen : config.server.public_url;
+  std::string public_url = config.server.public_url.empty() ? "http://" + config.server.listen
+                                                            : config.server.public_url;
   for (const auto& module : config.modules) {
     if (module == "crm") {
       crm::RegisterTenantRoutes(s->router_, *s->tenants_);
@@ -106,6 +106,11 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       send_opts.types = {"message.send_requested"};
       send_opts.initial_backoff = std::chrono::milliseconds(2000);
       s->bus_->Subscribe("waha.sender", s->sender_->Handler(), send_opts);
+      s->lids_ = std::make_unique<waha::LidResolver>(*s->messaging_, *s->gateway_, s->logger_);
+      core::ConsumerOptions lid_opts;
+      lid_opts.types = {"session.started"};
+      lid_opts.max_attempts = 5;
+      s->bus_->Subscribe("waha.lids", s->lids_->Handler(), lid_opts);
       core::ConsumerOptions media_opts;
       media_opts.types = {"message.received", "message.sent"};
       media_opts.max_attempts = 5;

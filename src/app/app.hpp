@@ -32,6 +32,7 @@ class WahaGateway;
 class WahaIngest;
 class WahaSender;
 class MediaDownloader;
+class LidResolver;
 }  // namespace ventros::waha
 
 namespace ventros::app {
@@ -72,6 +73,7 @@ class Server {
   std::unique_ptr<waha::WahaIngest> ingest_;
   std::unique_ptr<waha::WahaSender> sender_;
   std::unique_ptr<waha::MediaDownloader> media_;
+  std::unique_ptr<waha::LidResolver> lids_;
   core::Router router_;
   std::unique_ptr<core::HttpServer> http_;
   // Ends sessions silent for longer than their timeout.

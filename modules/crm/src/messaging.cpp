@@ -929,12 +929,16 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
   std::optional<std::string> found;
   for (const auto& id : ids) {
     VENTROS_ASSIGN_OR_RETURN(
-        auto rows,
-        conn.Query("SELECT contact_id FROM contact_identities WHERE tenant_id = $1 AND wa_id = $2",
-                   {DbValue(tenant.str()), DbValue(id)}));
-    if (!rows.empty()) {
-      found = rows.rows[0].GetText(0);
-      break;
+        auto rows, conn.Query("SELECT contact_id FROM contact_identities WHERE tenant_id = $1 AND "
+                              "wa_id = $2",
+                              {DbValue(tenant.str()), DbValue(id)}));
+    if (rows.empty()) continue;
+    std::string owner = rows.rows[0].GetText(0);
+    if (!found) {
+      found = owner;
+    } else if (owner != *found) {
+      // Both ids are known, under two contacts: they are one person.
+      VENTROS_RETURN_IF_ERROR(MergeContacts(conn, tenant, ContactId(owner), ContactId(*found)));
     }
   }
   std::string phone;
@@ -1014,6 +1018,109 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
   return c;
 }
 
+Status MessagingService::MergeContacts(core::Connection& conn, const TenantId& tenant,
+                                       const ContactId& from, const ContactId& into) {
+  if (from == into) return Status::Ok();
+  VENTROS_ASSIGN_OR_RETURN(Contact src, LoadContact(conn, tenant, from));
+  VENTROS_ASSIGN_OR_RETURN(Contact dst, LoadContact(conn, tenant, into));
+  int64_t now = clock_.NowMillis();
+  // One active session per contact and channel: end the source's where both have one.
+  VENTROS_ASSIGN_OR_RETURN(
+      auto clashes,
+      conn.Query(
+          fmt::format("SELECT {} FROM sessions s WHERE s.contact_id = $1 AND s.status = "
+                      "'active' AND EXISTS (SELECT 1 FROM sessions t WHERE t.contact_id = $2 "
+                      "AND t.channel_id = s.channel_id AND t.status = 'active')",
+                      kSessionCols),
+          {DbValue(from.str()), DbValue(into.str())}));
+  for (const auto& r : clashes.rows) {
+    VENTROS_RETURN_IF_ERROR(EndSession(conn, SessionFromRow(r), now, "merged"));
+  }
+  for (const char* table : {"contact_identities", "sessions", "messages", "contact_events"}) {
+    VENTROS_ASSIGN_OR_RETURN(
+        auto moved, conn.Query(fmt::format("UPDATE {} SET contact_id = $1 WHERE contact_id = $2 "
+                                           "AND tenant_id = $3",
+                                           table),
+                               {DbValue(into.str()), DbValue(from.str()), DbValue(tenant.str())}));
+    (void)moved;
+  }
+  if (dst.name.empty()) dst.name = src.name;
+  if (!dst.phone) dst.phone = src.phone;
+  if (src.attribution.first_seen_at &&
+      (!dst.attribution.first_seen_at ||
+       *src.attribution.first_seen_at < *dst.attribution.first_seen_at)) {
+    dst.attribution.first_seen_at = src.attribution.first_seen_at;
+  }
+  VENTROS_ASSIGN_OR_RETURN(auto del,
+                           conn.Query("DELETE FROM contacts WHERE id = $1 AND tenant_id = $2",
+                                      {DbValue(from.str()), DbValue(tenant.str())}));
+  (void)del;
+  VENTROS_ASSIGN_OR_RETURN(
+      auto upd, conn.Query("UPDATE contacts SET name = $1, phone = $2, first_seen_at = $3, "
+                           "updated_at = $4 WHERE id = $5",
+                           {DbValue(dst.name), Opt(dst.phone), Opt(dst.attribution.first_seen_at),
+                            DbValue(now), DbValue(into.str())}));
+  (void)upd;
+  VENTROS_RETURN_IF_ERROR(AddContactEvent(
+      conn, tenant, into, "contacts_merged",
+      fmt::format("Merged with contact {} (the same person under another WhatsApp id)", from.str()),
+      Json({{"merged_contact_id", json::value(from.str())}})));
+  VENTROS_RETURN_IF_ERROR(
+      Emit(conn, "contact.merged", tenant, into.str(),
+           Json({{"from", json::value(from.str())}, {"into", json::value(into.str())}})));
+  VENTROS_ASSIGN_OR_RETURN(Contact merged, LoadContact(conn, tenant, into));
+  return Emit(conn, "contact.updated", tenant, into.str(), ContactJson(merged));
+}
+
+Result<Contact> MessagingService::LinkWaId(const TenantId& tenant, const ContactId& contact,
+                                           const std::string& raw_wa_id) {
+  std::string wa_id = NormalizeWaId(raw_wa_id);
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  VENTROS_ASSIGN_OR_RETURN(Contact c, LoadContact(*conn, tenant, contact));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto owner, conn->Query("SELECT contact_id FROM contact_identities WHERE tenant_id = $1 AND "
+                              "wa_id = $2",
+                              {DbValue(tenant.str()), DbValue(wa_id)}));
+  std::string phone = PhoneOf(wa_id);
+  std::optional<std::string> other;
+  if (!owner.empty()) {
+    other = owner.rows[0].GetText(0);
+  } else if (!phone.empty()) {
+    VENTROS_ASSIGN_OR_RETURN(
+        auto by_phone, conn->Query("SELECT id FROM contacts WHERE tenant_id = $1 AND phone = $2",
+                                   {DbValue(tenant.str()), DbValue(phone)}));
+    if (!by_phone.empty()) other = by_phone.rows[0].GetText(0);
+  }
+  ContactId result = contact;
+  if (other && *other != contact.str()) {
+    // Keep the contact that has the phone; fold the other into it.
+    VENTROS_RETURN_IF_ERROR(MergeContacts(*conn, tenant, contact, ContactId(*other)));
+    result = ContactId(*other);
+  } else if (!other) {
+    int64_t now = clock_.NowMillis();
+    VENTROS_ASSIGN_OR_RETURN(
+        auto ins,
+        conn->Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
+                    "created_at) VALUES ($1, $2, $3, $4)",
+                    {DbValue(tenant.str()), DbValue(wa_id), DbValue(contact.str()), DbValue(now)}));
+    (void)ins;
+    if (!c.phone && !phone.empty()) {
+      VENTROS_ASSIGN_OR_RETURN(
+          auto upd, conn->Query("UPDATE contacts SET phone = $1, updated_at = $2 WHERE id = $3",
+                                {DbValue(phone), DbValue(now), DbValue(contact.str())}));
+      (void)upd;
+    }
+    VENTROS_ASSIGN_OR_RETURN(Contact linked, LoadContact(*conn, tenant, contact));
+    VENTROS_RETURN_IF_ERROR(
+        Emit(*conn, "contact.updated", tenant, contact.str(), ContactJson(linked)));
+  }
+  VENTROS_ASSIGN_OR_RETURN(Contact out, LoadContact(*conn, tenant, result));
+  VENTROS_RETURN_IF_ERROR(tx.Commit());
+  if (bus_) bus_->Notify();
+  return out;
+}
+
 Result<InboundResult> MessagingService::RecordInbound(core::Connection& conn,
                                                       const Channel& channel,
                                                       const InboundMessage& m) {
@@ -1034,6 +1141,14 @@ Result<InboundResult> MessagingService::RecordInbound(core::Connection& conn,
     result.session_id = old.session_id;
     // The other id of the same person becomes known.
     if (m.contact_wa_id != old.chat_id && !m.chat_id.ends_with("@g.us")) {
+      VENTROS_ASSIGN_OR_RETURN(
+          auto owner, conn.Query("SELECT contact_id FROM contact_identities WHERE tenant_id = $1 "
+                                 "AND wa_id = $2",
+                                 {DbValue(tenant.str()), DbValue(m.contact_wa_id)}));
+      if (!owner.empty() && owner.rows[0].GetText(0) != old.contact_id.str()) {
+        VENTROS_RETURN_IF_ERROR(
+            MergeContacts(conn, tenant, ContactId(owner.rows[0].GetText(0)), old.contact_id));
+      }
       VENTROS_ASSIGN_OR_RETURN(
           auto ins, conn.Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
                                "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",

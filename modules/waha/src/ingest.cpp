@@ -583,6 +583,41 @@ core::EventHandler MediaDownloader::Handler() {
   };
 }
 
+// ---------------------------------------------------------------- @lid
+
+core::EventHandler LidResolver::Handler() {
+  return [this](const core::Event& e) -> Status {
+    boost::system::error_code ec;
+    json::value v = json::parse(e.payload, ec);
+    if (ec || !v.is_object()) return Status::Ok();
+    crm::TenantId tenant(e.tenant_id);
+    auto contact = messaging_.GetContact(tenant, crm::ContactId(Str(v.as_object(), "contact_id")));
+    if (!contact.ok()) {
+      return contact.status().code() == core::StatusCode::kNotFound ? Status::Ok()
+                                                                    : contact.status();
+    }
+    if (contact->phone) return Status::Ok();
+    std::string lid;
+    for (const auto& id : contact->wa_ids) {
+      if (id.ends_with("@lid")) lid = id;
+    }
+    if (lid.empty()) return Status::Ok();
+    auto channel = messaging_.GetChannel(tenant, crm::ChannelId(Str(v.as_object(), "channel_id")));
+    if (!channel.ok()) return Status::Ok();
+    WahaTarget target{channel->waha_url, channel->waha_api_key, channel->waha_session};
+    auto pn = gateway_.GetLidMapping(target, lid);
+    if (!pn.ok()) {
+      // WAHA down: try again later; anything else (no such lid, forbidden) will not improve.
+      if (pn.status().code() == core::StatusCode::kUnavailable) return pn.status();
+      logger_->info("no phone for {}: {}", lid, pn.status().ToString());
+      return Status::Ok();
+    }
+    if (!pn->has_value()) return Status::Ok();  // WAHA does not know it (yet)
+    auto linked = messaging_.LinkWaId(tenant, contact->id, **pn);
+    return linked.ok() ? Status::Ok() : linked.status();
+  };
+}
+
 // ---------------------------------------------------------------- route
 
 void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest,

@@ -515,3 +515,66 @@ VENTROS_DB_TEST("WAHA send: gives up after the configured attempts", "[waha][sen
   CHECK(w.Get(m).status == "failed");
   CHECK(w.fake.Calls("POST", "/api/sendText").size() == 3);
 }
+
+namespace {
+std::string LidMessage(const std::string& envelope, const std::string& bare,
+                       const std::string& from, const std::string& raw_jid) {
+  json::value v = json::parse(Fixture("message_text.json"));
+  auto& env = v.as_object();
+  env["id"] = envelope;
+  auto& p = env["payload"].as_object();
+  p["id"] = fmt::format("false_{}_{}", from, bare);
+  p["from"] = from;
+  auto& key = p["_data"].as_object()["key"].as_object();
+  key["remoteJid"] = raw_jid;
+  key["id"] = bare;
+  return json::serialize(v);
+}
+}  // namespace
+
+VENTROS_DB_TEST("WAHA: a person seen under @lid and phone is merged into one contact",
+                "[waha][contacts]") {
+  World w(engine);
+  // First only the hidden id, then only the phone: two contacts for now.
+  w.Deliver(LidMessage("evt_l1", "3EB0LID0001", "123456789012345@lid", "123456789012345@lid"));
+  w.Deliver(
+      LidMessage("evt_p1", "3EB0PHONE001", "5511987654321@c.us", "5511987654321@s.whatsapp.net"));
+  CHECK(w.Count("contacts") == 2);
+  // A message whose raw key ties the two together.
+  w.Deliver(
+      LidMessage("evt_l2", "3EB0LID0002", "123456789012345@lid", "5511987654321@s.whatsapp.net"));
+  CHECK(w.Count("contacts") == 1);
+  CHECK(w.Count("contact_identities") == 2);
+  CHECK(w.Count("messages") == 3);
+  CHECK(w.Count("messages", "contact_id = (SELECT id FROM contacts)") == 3);
+  CHECK(w.Count("sessions", "status = 'active'") == 1);
+  CHECK(w.Count("events", "type = 'contact.merged'") == 1);
+  CHECK(w.Count("contact_events", "category = 'contacts_merged'") == 1);
+  CHECK(w.Rows("SELECT phone FROM contacts").rows[0].GetText(0) == "5511987654321");
+}
+
+VENTROS_DB_TEST("WAHA: a contact known only by @lid gets its phone from WAHA's lid mapping",
+                "[waha][contacts]") {
+  SendWorld w(engine);
+  waha::LidResolver resolver(w.messaging, w.gateway, core::NullLogger());
+  core::ConsumerOptions opts;
+  opts.types = {"session.started"};
+  w.bus.Subscribe("waha.lids", resolver.Handler(), opts);
+  w.fake.SetLid("123456789012345@lid", std::string("5511987654321@c.us"));
+  w.fake.SetLid("999999999999999@lid", std::nullopt);
+  w.Deliver(LidMessage("evt_l1", "3EB0LID0001", "123456789012345@lid", "123456789012345@lid"));
+  w.Deliver(LidMessage("evt_u1", "3EB0UNK0001", "999999999999999@lid", "999999999999999@lid"));
+  REQUIRE(w.bus.RunUntilIdle("waha.lids").ok());
+  CHECK(w.Count("contacts") == 2);
+  CHECK(w.Count("contacts", "phone = '5511987654321'") == 1);
+  CHECK(w.Count("contact_identities", "wa_id = '5511987654321@c.us'") == 1);
+  CHECK(w.Count("contacts", "phone IS NULL") == 1);  // WAHA did not know that one
+  // A contact that already has that phone absorbs a new @lid contact.
+  w.fake.SetLid("555555555555555@lid", std::string("5511987654321@c.us"));
+  w.Deliver(LidMessage("evt_l3", "3EB0LID0003", "555555555555555@lid", "555555555555555@lid"));
+  CHECK(w.Count("contacts") == 3);
+  REQUIRE(w.bus.RunUntilIdle("waha.lids").ok());
+  CHECK(w.Count("contacts") == 2);
+  CHECK(w.Count("contact_identities", "wa_id = '555555555555555@lid'") == 1);
+  CHECK(w.Count("events", "type = 'contact.merged'") == 1);
+}

@@ -219,6 +219,16 @@ class MessagingService {
   Result<PageOf<Message>> ListMessages(const TenantId& tenant, std::optional<SessionId> session,
                                        std::optional<ContactId> contact, const Page& page);
 
+  // The same person known under two contacts (their @lid and their phone id seen apart): moves
+  // `from`'s ids, sessions, messages and timeline to `into` and removes `from`. Emits
+  // contact.merged. Inside the caller's transaction.
+  Status MergeContacts(core::Connection& conn, const TenantId& tenant, const ContactId& from,
+                       const ContactId& into);
+  // Links another WhatsApp id (e.g. the phone id WAHA maps a @lid to) to a contact; when that id
+  // already belongs to another contact, the two are merged (into the one with the phone).
+  Result<Contact> LinkWaId(const TenantId& tenant, const ContactId& contact,
+                           const std::string& wa_id);
+
   // Outbound: stores a queued message and emits message.send_requested. Exactly one of
   // contact / chat_id is set.
   struct SendRequest {

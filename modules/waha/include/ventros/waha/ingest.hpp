@@ -135,6 +135,21 @@ class MediaDownloader {
   core::Logger logger_;
 };
 
+// Asks WAHA for the phone number behind a contact known only by its hidden @lid id, when its
+// conversation starts, and links (or merges) the contact accordingly.
+class LidResolver {
+ public:
+  LidResolver(crm::MessagingService& messaging, WahaGateway& gateway, core::Logger logger)
+      : messaging_(messaging), gateway_(gateway), logger_(std::move(logger)) {}
+  // The bus handler for session.started.
+  core::EventHandler Handler();
+
+ private:
+  crm::MessagingService& messaging_;
+  WahaGateway& gateway_;
+  core::Logger logger_;
+};
+
 // POST /webhooks/waha/{channel_id}
 void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest, crm::MessagingService& messaging);
 
