@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -53,6 +55,16 @@ Status MapError(sqlite3* db, int rc, std::string_view what) {
 }
 
 class SqliteConnection final : public Connection {
+  // Cached statements by SQL text, looked up without copying the text.
+  struct Prepared {
+    StmtHandle stmt;
+    std::vector<int> param_index;  // SQLite index of $1, $2, ... (0: not used)
+  };
+  struct TextHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+
  public:
   SqliteConnection(DbHandle db, std::shared_ptr<std::timed_mutex> writer,
                    std::chrono::milliseconds busy_timeout)
@@ -64,7 +76,8 @@ class SqliteConnection final : public Connection {
   DbEngine engine() const override { return DbEngine::kSqlite; }
 
   Result<DbResult> Query(std::string_view sql, std::span<const DbValue> params) override {
-    VENTROS_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+    VENTROS_ASSIGN_OR_RETURN(Prepared * prepared, Prepare(sql));
+    sqlite3_stmt* stmt = prepared->stmt.get();
     // Reset on every exit path so the cached statement releases its read lock.
     struct Resetter {
       sqlite3_stmt* s;
@@ -80,8 +93,7 @@ class SqliteConnection final : public Connection {
           fmt::format("query expects {} parameters, got {}", expected, params.size()));
     }
     for (size_t i = 0; i < params.size(); ++i) {
-      std::string name = fmt::format("${}", i + 1);
-      int idx = sqlite3_bind_parameter_index(stmt, name.c_str());
+      int idx = i < prepared->param_index.size() ? prepared->param_index[i] : 0;
       if (idx == 0) continue;  // parameter not used by this statement
       int rc = Bind(stmt, idx, params[i]);
       if (rc != SQLITE_OK) return MapError(db_.get(), rc, "bind");
@@ -169,9 +181,9 @@ class SqliteConnection final : public Connection {
     return Status::Ok();
   }
 
-  Result<sqlite3_stmt*> Prepare(std::string_view sql) {
-    auto it = statements_.find(std::string(sql));
-    if (it != statements_.end()) return it->second.get();
+  Result<Prepared*> Prepare(std::string_view sql) {
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return &it->second;
     sqlite3_stmt* raw = nullptr;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
@@ -194,9 +206,22 @@ class SqliteConnection final : public Connection {
       }
       tail = next;
     }
-    sqlite3_stmt* out = handle.get();
-    statements_.emplace(std::string(sql), std::move(handle));
-    return out;
+    Prepared prepared;
+    // Placeholders are "$N"; their SQLite indexes are found once per statement.
+    int count = sqlite3_bind_parameter_count(handle.get());
+    for (int idx = 1; idx <= count; ++idx) {
+      const char* name = sqlite3_bind_parameter_name(handle.get(), idx);
+      if (name == nullptr || name[0] != '$') continue;
+      size_t n = 0;
+      auto [ptr, ec] = std::from_chars(name + 1, name + std::strlen(name), n);
+      if (ec != std::errc() || *ptr != '\0' || n == 0 || n > 1000) continue;
+      if (prepared.param_index.size() < n) prepared.param_index.resize(n, 0);
+      prepared.param_index[n - 1] = idx;
+    }
+    prepared.stmt = std::move(handle);
+    auto [pos, inserted] = statements_.emplace(std::string(sql), std::move(prepared));
+    (void)inserted;
+    return &pos->second;
   }
 
   static int Bind(sqlite3_stmt* stmt, int idx, const DbValue& v) {
@@ -240,7 +265,7 @@ class SqliteConnection final : public Connection {
   std::shared_ptr<std::timed_mutex> writer_;  // shared by the pool's connections; may be null
   std::chrono::milliseconds busy_timeout_;
   bool holding_writer_ = false;
-  std::unordered_map<std::string, StmtHandle> statements_;
+  std::unordered_map<std::string, Prepared, TextHash, std::equal_to<>> statements_;
 };
 
 }  // namespace

@@ -100,12 +100,22 @@ std::string EventKey(const crm::Channel& channel, const json::object* payload) {
 
 }  // namespace
 
+namespace {
+Result<crm::InboundMessage> ParseMessageObject(const json::object& p, int64_t envelope_timestamp_ms);
+}  // namespace
+
 Result<crm::InboundMessage> WahaIngest::ParseMessage(std::string_view payload_json,
                                                      int64_t envelope_timestamp_ms) {
   boost::system::error_code ec;
   json::value v = json::parse(payload_json, ec);
   if (ec || !v.is_object()) return Status::InvalidArgument("payload is not a JSON object");
-  const json::object& p = v.as_object();
+  return ParseMessageObject(v.as_object(), envelope_timestamp_ms);
+}
+
+namespace {
+
+Result<crm::InboundMessage> ParseMessageObject(const json::object& p,
+                                               int64_t envelope_timestamp_ms) {
   crm::InboundMessage m;
   m.waha_id = Str(p, "id");
   if (m.waha_id.empty()) return Status::InvalidArgument("payload.id is missing or not a string");
@@ -181,6 +191,8 @@ Result<crm::InboundMessage> WahaIngest::ParseMessage(std::string_view payload_js
   }
   return m;
 }
+
+}  // namespace
 
 Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
                                                std::string_view raw_body,
@@ -347,7 +359,7 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
     result_state = "failed";
     reason = "payload is missing or not an object";
   } else if (event == "message" || event == "message.any") {
-    auto parsed = ParseMessage(json::serialize(*payload), envelope_ts);
+    auto parsed = ParseMessageObject(*payload, envelope_ts);
     if (!parsed.ok()) {
       result_state = "failed";
       reason = parsed.status().message();
