@@ -101,6 +101,8 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       core::ConsumerOptions ingest_opts;
       ingest_opts.types = {waha::kWebhookReceived};
       ingest_opts.batch_handler = s->ingest_->BatchHandler();
+      // Short apply transactions: SQLite has one writer, and webhook acknowledgements wait for it.
+      ingest_opts.batch_size = 16;
       s->bus_->Subscribe("waha.ingest", s->ingest_->Handler(), ingest_opts);
       core::ConsumerOptions send_opts;
       send_opts.types = {"message.send_requested"};
@@ -149,7 +151,8 @@ Status Server::Start() {
     logger_->info("event consumers are off in this instance (events.run_consumers=false)");
     return Status::Ok();
   }
-  bus_->Start(std::chrono::milliseconds(config_.events.poll_interval_ms));
+  bus_->Start(std::chrono::milliseconds(config_.events.poll_interval_ms),
+              config_.events.consumer_nice);
   sweeper_ = std::thread([this] {
     std::unique_lock lock(sweeper_mu_);
     while (!sweeper_stop_) {

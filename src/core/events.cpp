@@ -1,5 +1,9 @@
 #include "ventros/core/events.hpp"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -332,9 +336,10 @@ Status EventBus::RunUntilIdle(const std::string& consumer) {
   return Status::Internal("consumer did not become idle");
 }
 
-void EventBus::Start(std::chrono::milliseconds poll_interval) {
+void EventBus::Start(std::chrono::milliseconds poll_interval, int nice) {
   if (running_.exchange(true)) return;
   poll_interval_ = poll_interval;
+  nice_ = nice;
   for (auto& c : consumers_) threads_.emplace_back([this, ptr = c.get()] { Loop(ptr); });
 }
 
@@ -360,6 +365,12 @@ void EventBus::Notify() {
 }
 
 void EventBus::Loop(Consumer* c) {
+  if (nice_ != 0) {
+    // Per-thread on Linux: only this consumer's thread is deprioritised.
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_) != 0) {
+      logger_->debug("consumer {}: cannot set nice {}", c->name, nice_);
+    }
+  }
   while (running_) {
     uint64_t seen;
     {

@@ -56,6 +56,7 @@ struct Config {
   struct Events {
     int64_t poll_interval_ms = 250;
     bool run_consumers = true;  // false: an edge instance that only stores and answers
+    int consumer_nice = 10;     // consumers yield the CPU to request handling
   } events;
   struct Bootstrap {
     bool create_default_tenant = true;

@@ -94,7 +94,10 @@ class EventBus {
                  bool from_beginning = true);
 
   // Starts one worker thread per consumer; they wake on Notify() or every poll interval.
-  void Start(std::chrono::milliseconds poll_interval = std::chrono::milliseconds(250));
+  // Consumer threads run at the given nice value (Linux: higher is lower priority), so request
+  // handling gets the CPU first and consumers catch up in the gaps.
+  void Start(std::chrono::milliseconds poll_interval = std::chrono::milliseconds(250),
+             int nice = 0);
   void Stop();
   // Wakes the consumers (call after committing a transaction that appended events).
   void Notify();
@@ -134,6 +137,7 @@ class EventBus {
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
   std::chrono::milliseconds poll_interval_{250};
+  int nice_ = 0;
 };
 
 }  // namespace ventros::core
