@@ -126,7 +126,9 @@ const std::vector<KeyDef>& Defs() {
             events.run_consumers,
             "Run the event consumers (applying webhooks, sending, media, session sweeps) in this "
             "instance; false makes an edge instance that only stores webhooks and serves the API."),
-        VENTROS_INT(events.consumer_nice, "Nice value of the consumer threads (0-19): higher lets HTTP requests, such as webhook acknowledgements, take the CPU first while consumers catch up."),
+        VENTROS_INT(events.consumer_nice,
+                    "Nice value of the consumer threads (0-19): higher lets HTTP requests, such as "
+                    "webhook acknowledgements, take the CPU first while consumers catch up."),
         VENTROS_INT(events.poll_interval_ms,
                     "Event consumers look for new events at least this often (other instances' "
                     "writes); in-process writes wake them at once."),
@@ -411,9 +413,9 @@ Status ConfigLoader::Validate(const Config& c) {
   VENTROS_RETURN_IF_ERROR(positive("waha.send_max_attempts", c.waha.send_max_attempts));
   VENTROS_RETURN_IF_ERROR(positive("events.poll_interval_ms", c.events.poll_interval_ms));
   if (c.events.consumer_nice < 0 || c.events.consumer_nice > 19) {
-    return Status::InvalidArgument(fmt::format(
-        "configuration key 'events.consumer_nice' must be between 0 and 19; got {}",
-        c.events.consumer_nice));
+    return Status::InvalidArgument(
+        fmt::format("configuration key 'events.consumer_nice' must be between 0 and 19; got {}",
+                    c.events.consumer_nice));
   }
   if (c.waha.media_dir.empty()) {
     return Status::InvalidArgument("configuration key 'waha.media_dir' must not be empty");

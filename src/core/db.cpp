@@ -136,7 +136,7 @@ struct Database::Impl {
   DatabaseOptions options;
   DbEngine engine;
   std::string sqlite_path;
-  std::shared_ptr<std::timed_mutex> sqlite_writer = std::make_shared<std::timed_mutex>();
+  std::shared_ptr<SqliteWriterLock> sqlite_writer = std::make_shared<SqliteWriterLock>();
   mutable std::mutex mu;
   std::condition_variable cv;
   std::deque<std::unique_ptr<Connection>> idle;

@@ -66,11 +66,11 @@ class SqliteConnection final : public Connection {
   };
 
  public:
-  SqliteConnection(DbHandle db, std::shared_ptr<std::timed_mutex> writer,
+  SqliteConnection(DbHandle db, std::shared_ptr<SqliteWriterLock> writer,
                    std::chrono::milliseconds busy_timeout)
       : db_(std::move(db)), writer_(std::move(writer)), busy_timeout_(busy_timeout) {}
   ~SqliteConnection() override {
-    if (holding_writer_) writer_->unlock();
+    if (holding_writer_) writer_->Unlock();
   }
 
   DbEngine engine() const override { return DbEngine::kSqlite; }
@@ -100,12 +100,17 @@ class SqliteConnection final : public Connection {
     }
 
     // A write outside a transaction waits for this process's writer lock, like Begin() does.
-    std::unique_lock<std::timed_mutex> write_guard;
+    struct WriteGuard {
+      SqliteWriterLock* lock = nullptr;
+      ~WriteGuard() {
+        if (lock) lock->Unlock();
+      }
+    } write_guard;
     if (writer_ && !holding_writer_ && !sqlite3_stmt_readonly(stmt)) {
-      write_guard = std::unique_lock<std::timed_mutex>(*writer_, std::defer_lock);
-      if (!write_guard.try_lock_for(busy_timeout_)) {
+      if (!writer_->TryLockFor(busy_timeout_)) {
         return Status::Conflict("database is busy: no write lock within the busy timeout");
       }
+      write_guard.lock = writer_.get();
     }
 
     DbResult result;
@@ -150,7 +155,7 @@ class SqliteConnection final : public Connection {
   // other processes still meet the busy timeout.
   Status Begin() override {
     if (writer_ && !holding_writer_) {
-      if (!writer_->try_lock_for(busy_timeout_)) {
+      if (!writer_->TryLockFor(busy_timeout_)) {
         return Status::Conflict("database is busy: no write lock within the busy timeout");
       }
       holding_writer_ = true;
@@ -257,22 +262,59 @@ class SqliteConnection final : public Connection {
   void ReleaseWriter() {
     if (holding_writer_) {
       holding_writer_ = false;
-      writer_->unlock();
+      writer_->Unlock();
     }
   }
 
   DbHandle db_;
-  std::shared_ptr<std::timed_mutex> writer_;  // shared by the pool's connections; may be null
+  std::shared_ptr<SqliteWriterLock> writer_;  // shared by the pool's connections; may be null
   std::chrono::milliseconds busy_timeout_;
   bool holding_writer_ = false;
   std::unordered_map<std::string, Prepared, TextHash, std::equal_to<>> statements_;
 };
 
+thread_local bool background_writer = false;
+
 }  // namespace
+
+void SetBackgroundWriter(bool background) { background_writer = background; }
+
+bool SqliteWriterLock::TryLockFor(std::chrono::milliseconds timeout) {
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + timeout;
+  std::unique_lock lock(mu_);
+  if (!background_writer) {
+    ++foreground_waiting_;
+    bool ok = cv_.wait_until(lock, deadline, [&] { return !held_; });
+    --foreground_waiting_;
+    if (!ok) return false;
+    held_ = true;
+    return true;
+  }
+  // Background: wait for foreground writers to drain, but not forever (no starvation).
+  auto aged = start + kBackgroundMaxWait;
+  for (;;) {
+    auto now = std::chrono::steady_clock::now();
+    if (!held_ && (foreground_waiting_ == 0 || now >= aged)) {
+      held_ = true;
+      return true;
+    }
+    if (now >= deadline) return false;
+    cv_.wait_until(lock, std::min(deadline, now < aged ? aged : deadline));
+  }
+}
+
+void SqliteWriterLock::Unlock() {
+  {
+    std::lock_guard lock(mu_);
+    held_ = false;
+  }
+  cv_.notify_all();
+}
 
 Result<std::unique_ptr<Connection>> OpenSqliteConnection(const std::string& path,
                                                          std::chrono::milliseconds busy_timeout,
-                                                         std::shared_ptr<std::timed_mutex> writer) {
+                                                         std::shared_ptr<SqliteWriterLock> writer) {
   if (path != ":memory:") {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     if (!parent.empty() && !std::filesystem::exists(parent)) {

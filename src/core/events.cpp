@@ -1,10 +1,9 @@
 #include "ventros/core/events.hpp"
 
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -82,6 +81,18 @@ Status InsertEvent(Connection& conn, Event& event) {
   if (!r.ok()) return r.status().WithContext("appending event " + event.type);
   if (!r->rows.empty()) event.seq = r->rows[0].GetInt(0);
   return Status::Ok();
+}
+
+// A handler that throws is a handler that failed (retried, then dead-lettered), not a crash.
+template <typename F, typename Arg>
+Status SafeCall(const F& fn, const Arg& arg) {
+  try {
+    return fn(arg);
+  } catch (const std::exception& e) {
+    return Status::Internal(fmt::format("handler threw: {}", e.what()));
+  } catch (...) {
+    return Status::Internal("handler threw a non-standard exception");
+  }
 }
 
 struct EventBus::Consumer {
@@ -181,7 +192,7 @@ Result<int> EventBus::Pass(Consumer& c) {
     int attempts = static_cast<int>(row.GetInt(0));
     if (row.GetInt(1) > now) continue;
     ++calls;
-    Status st = c.handler(e);
+    Status st = SafeCall(c.handler, e);
     if (st.ok()) {
       if (c.delivered) c.delivered->Inc();
       VENTROS_ASSIGN_OR_RETURN(
@@ -254,7 +265,7 @@ Result<int> EventBus::Pass(Consumer& c) {
   auto handle_one = [&](const Event& e) -> Status {
     if (parked_keys.count(e.key)) return park(e, "pending", 0, "");
     ++calls;
-    Status st = c.handler(e);
+    Status st = SafeCall(c.handler, e);
     if (st.ok()) {
       if (c.delivered) c.delivered->Inc();
       // Only progress to record: the position is written once for a run of such events (a
@@ -277,7 +288,7 @@ Result<int> EventBus::Pass(Consumer& c) {
     if (run.empty()) return Status::Ok();
     if (c.options.batch_handler && run.size() > 1) {
       calls += static_cast<int>(run.size());
-      if (c.options.batch_handler(run).ok()) {
+      if (SafeCall(c.options.batch_handler, std::span<const Event>(run)).ok()) {
         if (c.delivered) c.delivered->Inc(static_cast<double>(run.size()));
         unsaved_position = run.back().seq;
         run.clear();
@@ -365,6 +376,8 @@ void EventBus::Notify() {
 }
 
 void EventBus::Loop(Consumer* c) {
+  // Consumers catch up in the background: request handling writes first.
+  SetBackgroundWriter(true);
   if (nice_ != 0) {
     // Per-thread on Linux: only this consumer's thread is deprioritised.
     if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_) != 0) {

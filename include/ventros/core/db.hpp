@@ -10,6 +10,7 @@
 // All calls block: never call them on an HTTP I/O thread.
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -210,10 +211,29 @@ std::string RedactDbUrl(std::string_view url);
 Result<DbEngine> EngineFromUrl(std::string_view url);
 
 // Driver factories (used by Database::Open; exposed for tests).
+// The write lock of one SQLite database inside this process. SQLite admits one writer at a time;
+// writers queue here (woken when it frees) instead of sleeping in SQLite's busy handler. Threads
+// marked background (SetBackgroundWriter) let foreground writers, such as a webhook being
+// acknowledged, go first, unless they have waited longer than kBackgroundMaxWait.
+class SqliteWriterLock {
+ public:
+  static constexpr std::chrono::milliseconds kBackgroundMaxWait{100};
+  bool TryLockFor(std::chrono::milliseconds timeout);
+  void Unlock();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  int foreground_waiting_ = 0;
+};
+// Marks the calling thread's SQLite writes as background work (event consumers).
+void SetBackgroundWriter(bool background);
+
 // `writer`, shared by the connections of one pool, queues this process's SQLite writers.
 Result<std::unique_ptr<Connection>> OpenSqliteConnection(
     const std::string& path, std::chrono::milliseconds busy_timeout,
-    std::shared_ptr<std::timed_mutex> writer = nullptr);
+    std::shared_ptr<SqliteWriterLock> writer = nullptr);
 Result<std::unique_ptr<Connection>> OpenPostgresConnection(
     const std::string& url, std::chrono::milliseconds connect_timeout);
 

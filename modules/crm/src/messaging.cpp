@@ -641,11 +641,19 @@ Result<PageOf<ContactEvent>> MessagingService::ListContactEvents(const TenantId&
 Status MessagingService::EndSession(core::Connection& conn, const Session& s, int64_t at,
                                     const std::string& reason, bool* ended) {
   if (ended) *ended = false;
+  // A timeout only ends a session that is still silent: a message may have come in since it
+  // was found expired.
+  bool timeout = reason == "inactivity_timeout";
+  std::vector<DbValue> params = {DbValue(at), DbValue(reason), DbValue(clock_.NowMillis()),
+                                 DbValue(s.id.str())};
+  if (timeout) params.emplace_back(at);
   VENTROS_ASSIGN_OR_RETURN(
       auto r,
-      conn.Query("UPDATE sessions SET status = 'ended', ended_at = $1, end_reason = $2, "
-                 "updated_at = $3 WHERE id = $4 AND status = 'active'",
-                 {DbValue(at), DbValue(reason), DbValue(clock_.NowMillis()), DbValue(s.id.str())}));
+      conn.Query(
+          std::string("UPDATE sessions SET status = 'ended', ended_at = $1, "
+                      "end_reason = $2, updated_at = $3 WHERE id = $4 AND status = 'active'") +
+              (timeout ? " AND COALESCE(last_message_at, started_at) + timeout_ms <= $5" : ""),
+          params));
   if (r.affected_rows == 0) return Status::Ok();  // someone else ended it
   if (ended) *ended = true;
   Session closed = s;
@@ -1168,27 +1176,35 @@ Result<InboundResult> MessagingService::RecordInbound(core::Connection& conn,
         auto pending,
         conn.Query(fmt::format("SELECT {} FROM messages WHERE channel_id = $1 AND chat_id = $2 AND "
                                "direction = 'out' AND waha_bare_id IS NULL AND body = $3 AND "
-                               "status IN ('sending', 'unknown', 'sent') ORDER BY id LIMIT 1",
+                               "(status IN ('sending', 'unknown', 'sent') OR (status = 'queued' "
+                               "AND send_attempts > 0)) ORDER BY id LIMIT 1",
                                kMessageCols),
                    {DbValue(channel.id.str()), DbValue(m.chat_id), DbValue(m.body)}));
     if (!pending.empty()) {
       Message out = MessageFromRow(pending.rows[0]);
-      bool was_sent = out.status == "sent";
+      // Conditional updates: whoever changes the row first (this echo or the sender's MarkSent)
+      // emits message.sent, once.
       VENTROS_ASSIGN_OR_RETURN(
-          auto upd,
-          conn.Query("UPDATE messages SET waha_id = $1, waha_bare_id = $2, status = 'sent', "
-                     "ack = $3, updated_at = $4 WHERE id = $5",
-                     {DbValue(m.waha_id), DbValue(m.waha_bare_id),
-                      m.ack ? DbValue(int64_t{*m.ack}) : DbValue(nullptr), DbValue(now),
-                      DbValue(out.id.str())}));
-      (void)upd;
+          auto ids,
+          conn.Query(
+              "UPDATE messages SET waha_id = $1, waha_bare_id = $2, updated_at = $3 "
+              "WHERE id = $4 AND waha_bare_id IS NULL",
+              {DbValue(m.waha_id), DbValue(m.waha_bare_id), DbValue(now), DbValue(out.id.str())}));
+      (void)ids;
+      VENTROS_ASSIGN_OR_RETURN(
+          auto sent,
+          conn.Query("UPDATE messages SET status = 'sent', error = NULL, updated_at = $1 "
+                     "WHERE id = $2 AND status <> 'sent'",
+                     {DbValue(now), DbValue(out.id.str())}));
       out.waha_id = m.waha_id;
       out.waha_bare_id = m.waha_bare_id;
       out.status = "sent";
-      if (!was_sent) {
+      if (sent.affected_rows > 0) {
         VENTROS_RETURN_IF_ERROR(
             Emit(conn, "message.sent", tenant, out.contact_id.str(), MessageJson(out)));
       }
+      if (m.ack) VENTROS_RETURN_IF_ERROR(RecordAck(conn, channel, m.waha_bare_id, *m.ack));
+      VENTROS_RETURN_IF_ERROR(ApplyPendingAck(conn, channel, m.waha_bare_id));
       result.kind = InboundResult::kEchoMatched;
       result.message_id = out.id;
       result.contact_id = out.contact_id;
@@ -1415,9 +1431,52 @@ Status MessagingService::MarkSent(const TenantId& tenant, const MessageId& id,
                              {DbValue(id.str())}));
   Message m = MessageFromRow(rows.rows.at(0));
   VENTROS_RETURN_IF_ERROR(Emit(*conn, "message.sent", tenant, m.contact_id.str(), MessageJson(m)));
+  if (!bare.empty()) {
+    // WAHA often acknowledges before its sendText answer reaches us: that ack was kept aside.
+    Channel channel;
+    channel.id = m.channel_id;
+    channel.tenant_id = tenant;
+    VENTROS_RETURN_IF_ERROR(ApplyPendingAck(*conn, channel, bare));
+  }
   VENTROS_RETURN_IF_ERROR(tx.Commit());
   if (bus_) bus_->Notify();
   return Status::Ok();
+}
+
+Status MessagingService::ApplyPendingAck(core::Connection& conn, const Channel& channel,
+                                         const std::string& bare_id) {
+  VENTROS_ASSIGN_OR_RETURN(
+      auto early,
+      conn.Query("SELECT ack FROM pending_acks WHERE channel_id = $1 AND waha_bare_id = $2",
+                 {DbValue(channel.id.str()), DbValue(bare_id)}));
+  if (early.empty()) return Status::Ok();
+  VENTROS_ASSIGN_OR_RETURN(
+      auto del, conn.Query("DELETE FROM pending_acks WHERE channel_id = $1 AND waha_bare_id = $2",
+                           {DbValue(channel.id.str()), DbValue(bare_id)}));
+  (void)del;
+  return RecordAck(conn, channel, bare_id, static_cast<int>(early.rows[0].GetInt(0)));
+}
+
+Result<bool> MessagingService::ClaimForSend(const TenantId& tenant, const MessageId& id) {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(
+      auto r,
+      conn->Query("UPDATE messages SET status = 'sending', send_attempts = send_attempts + 1, "
+                  "updated_at = $1 WHERE id = $2 AND tenant_id = $3 AND status = 'queued'",
+                  {DbValue(clock_.NowMillis()), DbValue(id.str()), DbValue(tenant.str())}));
+  return r.affected_rows == 1;
+}
+
+Result<Channel> MessagingService::GetChannelById(core::Connection& conn, const ChannelId& id) {
+  if (!core::IsUuid(id.str()))
+    return Status::NotFound(fmt::format("channel {} not found", id.str()));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows,
+      conn.Query(
+          fmt::format("SELECT {} FROM channels WHERE id = $1 AND deleted_at IS NULL", kChannelCols),
+          {DbValue(id.str())}));
+  if (rows.empty()) return Status::NotFound(fmt::format("channel {} not found", id.str()));
+  return ChannelFromRow(rows.rows[0]);
 }
 
 Status MessagingService::MarkSendAttempt(const TenantId& tenant, const MessageId& id,

@@ -101,7 +101,8 @@ std::string EventKey(const crm::Channel& channel, const json::object* payload) {
 }  // namespace
 
 namespace {
-Result<crm::InboundMessage> ParseMessageObject(const json::object& p, int64_t envelope_timestamp_ms);
+Result<crm::InboundMessage> ParseMessageObject(const json::object& p,
+                                               int64_t envelope_timestamp_ms);
 }  // namespace
 
 Result<crm::InboundMessage> WahaIngest::ParseMessage(std::string_view payload_json,
@@ -337,7 +338,8 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
                      DbValue(clock_.NowMillis()), DbValue(inbox_id)});
     return r.ok() ? Status::Ok() : r.status();
   };
-  auto channel = GetChannel(crm::ChannelId(channel_id));
+  // On the connection in hand: this thread holds the write transaction.
+  auto channel = GetChannel(crm::ChannelId(channel_id), conn);
   if (!channel.ok()) {
     if (channel.status().code() != core::StatusCode::kNotFound) return channel.status();
     return finish("ignored", "channel no longer exists");
@@ -445,14 +447,14 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
   return Status::Ok();
 }
 
-Result<crm::Channel> WahaIngest::GetChannel(const crm::ChannelId& id) {
+Result<crm::Channel> WahaIngest::GetChannel(const crm::ChannelId& id, core::Connection* conn) {
   int64_t now = clock_.NowMillis();
   {
     std::lock_guard lock(cache_mu_);
     auto it = channels_.find(id.str());
     if (it != channels_.end() && now - it->second.second < kChannelCacheMs) return it->second.first;
   }
-  auto channel = messaging_.GetChannelById(id);
+  auto channel = conn ? messaging_.GetChannelById(*conn, id) : messaging_.GetChannelById(id);
   if (!channel.ok()) return channel;
   std::lock_guard lock(cache_mu_);
   if (channels_.size() > 10000) channels_.clear();
@@ -508,7 +510,9 @@ Status WahaSender::Send(const core::Event& e) {
     std::this_thread::sleep_for(options_.typing_delay);
     (void)gateway_.StopTyping(target, msg->chat_id);
   }
-  VENTROS_RETURN_IF_ERROR(messaging_.MarkSendAttempt(tenant, msg->id, "sending", ""));
+  // Claim it: of two senders (two instances, a replayed event) only one calls WAHA.
+  VENTROS_ASSIGN_OR_RETURN(bool claimed, messaging_.ClaimForSend(tenant, msg->id));
+  if (!claimed) return Status::Ok();
   SendTextRequest req;
   req.chat_id = msg->chat_id;
   req.text = msg->body;

@@ -578,3 +578,86 @@ VENTROS_DB_TEST("WAHA: a contact known only by @lid gets its phone from WAHA's l
   CHECK(w.Count("contact_identities", "wa_id = '555555555555555@lid'") == 1);
   CHECK(w.Count("events", "type = 'contact.merged'") == 1);
 }
+
+VENTROS_DB_TEST("WAHA send: a 5xx whose message went out is settled by the echo, not re-sent",
+                "[waha][send]") {
+  // Regression: the retry after a 5xx sent the message a second time when WAHA had in fact
+  // delivered it (the echo of the first send was stored as a new message).
+  SendWorld w(engine);
+  w.fake.Enqueue("POST /api/sendText", testing::FakeWaha::Json(500, "{}"));
+  auto m = w.Send("Segue a proposta");
+  REQUIRE(w.bus.RunUntilIdle("waha.sender").ok());
+  CHECK(w.Get(m).status == "queued");
+  json::value echo = json::parse(Fixture("message_any_api_echo.json"));
+  echo.as_object()["payload"].as_object()["body"] = "Segue a proposta";
+  w.Deliver(json::serialize(echo));
+  CHECK(w.Get(m).status == "sent");
+  w.clock.AdvanceMillis(60 * 1000);
+  REQUIRE(w.bus.RunUntilIdle("waha.sender").ok());
+  CHECK(w.fake.Calls("POST", "/api/sendText").size() == 1);
+  CHECK(w.Count("messages") == 1);
+  CHECK(w.Count("events", "type = 'message.sent'") == 1);
+}
+
+VENTROS_DB_TEST("WAHA send: an ack that beats the sendText answer is applied", "[waha][send]") {
+  // Regression: the ack was parked and never applied to an outbound message.
+  SendWorld w(engine);
+  auto m = w.Send("Oi");
+  // WAHA acknowledges the id it is about to return (the fake's ids are deterministic).
+  REQUIRE(w.bus.RunUntilIdle("waha.sender").ok());
+  auto sent = w.Get(m);
+  REQUIRE(sent.waha_bare_id.has_value());
+  CHECK_FALSE(sent.ack.has_value());
+  // Same order as in production, replayed: park the ack first, then mark sent again.
+  auto conn = w.database->Acquire();
+  REQUIRE((*conn)
+              ->Query("UPDATE messages SET status = 'sending', waha_id = NULL, waha_bare_id = NULL")
+              .ok());
+  conn = core::PooledConnection();
+  json::value ack = json::parse(Fixture("message_ack_read.json"));
+  ack.as_object()["payload"].as_object()["id"] = *sent.waha_id;
+  w.Deliver(json::serialize(ack));
+  CHECK(w.Count("pending_acks") == 1);
+  REQUIRE(w.messaging.MarkSent(w.tenant, m.id, *sent.waha_id).ok());
+  CHECK(w.Get(m).ack == std::optional<int>(3));
+  CHECK(w.Count("pending_acks") == 0);
+}
+
+VENTROS_DB_TEST("WAHA send: two senders on one message call WAHA once", "[waha][send]") {
+  SendWorld w(engine);
+  waha::WahaSender second(w.messaging, w.gateway, {}, core::NullLogger());
+  auto m = w.Send("Só uma vez");
+  auto events = w.bus.ListEvents(std::string("message.send_requested"), 0, 10);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 1);
+  CHECK(w.sender.Send(events->at(0)).ok());
+  CHECK(second.Send(events->at(0)).ok());
+  CHECK(w.fake.Calls("POST", "/api/sendText").size() == 1);
+  CHECK(w.Get(m).status == "sent");
+}
+
+VENTROS_DB_TEST("WAHA: applying a webhook with a one-connection pool does not wait on itself",
+                "[waha]") {
+  // Regression: a channel-cache miss borrowed a second connection while the first held the
+  // write transaction; with one connection it timed out.
+  TestDb db(engine);
+  auto database = db.OpenMigrated(1);
+  core::VirtualClock clock(1760701000000);
+  core::EventBus bus(*database, clock, core::NullLogger());
+  crm::TenantService tenants(*database, clock);
+  crm::MessagingService messaging(*database, clock, &bus);
+  waha::WahaIngest ingest(*database, clock, messaging, &bus, core::NullLogger());
+  auto t = tenants.CreateTenant("T");
+  REQUIRE(t.ok());
+  crm::ChannelInput in;
+  in.name = "main";
+  in.waha_url = "http://127.0.0.1:3000";
+  auto channel = messaging.CreateChannel(t->first.id, in);
+  REQUIRE(channel.ok());
+  auto stored = ingest.Receive(*channel, Fixture("message_text.json"), "");
+  REQUIRE(stored.ok());
+  clock.AdvanceMillis(waha::WahaIngest::kChannelCacheMs + 1);  // the cached channel expired
+  auto applied = ingest.Process(stored->inbox_id);
+  INFO(applied.ToString());
+  CHECK(applied.ok());
+}

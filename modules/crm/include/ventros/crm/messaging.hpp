@@ -189,6 +189,7 @@ class MessagingService {
   Result<Channel> GetChannel(const TenantId& tenant, const ChannelId& id);
   // The webhook path knows only the channel id; the channel decides the tenant.
   Result<Channel> GetChannelById(const ChannelId& id);
+  Result<Channel> GetChannelById(core::Connection& conn, const ChannelId& id);
   Result<Channel> UpdateChannel(const TenantId& tenant, const ChannelId& id,
                                 const ChannelInput& input);
   Status DeleteChannel(const TenantId& tenant, const ChannelId& id);
@@ -258,6 +259,9 @@ class MessagingService {
                       int64_t at);
   // A media download finished (state "stored") or failed for good (state "failed").
   Status RecordMediaResult(const TenantId& tenant, const MessageId& id, const Media& media);
+  // Takes a queued message for sending (queued -> sending); false when another sender has it or
+  // it is no longer queued. Only the claimer may call WAHA.
+  Result<bool> ClaimForSend(const TenantId& tenant, const MessageId& id);
   // Outbound results (WAHA sender).
   Status MarkSent(const TenantId& tenant, const MessageId& id, const std::string& waha_id);
   // Sets the outbound status; count_attempt adds one to send_attempts (once per call to WAHA).
@@ -283,6 +287,8 @@ class MessagingService {
                                       const InboundMessage& m, bool* created);
   Result<Session> ActiveSessionFor(core::Connection& conn, const Channel& channel,
                                    const ContactId& contact, int64_t at);
+  Status ApplyPendingAck(core::Connection& conn, const Channel& channel,
+                         const std::string& bare_id);
   Status EndSession(core::Connection& conn, const Session& s, int64_t at, const std::string& reason,
                     bool* ended = nullptr);
   Result<Contact> LoadContact(core::Connection& conn, const TenantId& tenant, const ContactId& id);

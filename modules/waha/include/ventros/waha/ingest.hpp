@@ -69,7 +69,8 @@ class WahaIngest {
 
   // The channel by id, from a cache kept for a few seconds (a webhook burst reads it once);
   // changes to a channel (key, secret, deletion) take effect within kChannelCacheMs.
-  Result<crm::Channel> GetChannel(const crm::ChannelId& id);
+  // `conn`: read through this connection on a miss (the caller holds a transaction on it).
+  Result<crm::Channel> GetChannel(const crm::ChannelId& id, core::Connection* conn = nullptr);
   static constexpr int64_t kChannelCacheMs = 5000;
 
   // Parses a WAHA message payload; `envelope_timestamp_ms` is used when it carries no timestamp.
