@@ -90,7 +90,7 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
   s->sender_ =
       std::make_unique<waha::WahaSender>(*s->messaging_, *s->gateway_, waha_options, s->logger_);
   s->media_ = std::make_unique<waha::MediaDownloader>(*s->messaging_, *s->gateway_, waha_options,
-                                                      s->logger_);
+                                                      s->logger_, s->clock_);
   std::string public_url = config.server.public_url.empty() ? "http://" + config.server.listen
                                                             : config.server.public_url;
   for (const auto& module : config.modules) {

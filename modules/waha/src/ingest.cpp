@@ -241,19 +241,18 @@ Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
   queue_.push_back(&item);
   while (!item.done && writing_) batch_cv_.wait(lock);
   if (item.done) return item.status.ok() ? Result<Stored>(item.out) : Result<Stored>(item.status);
-  // Leader: write batches until the queue is empty.
+  // Leader: write what is queued (its own item included) in one transaction, then hand over;
+  // a waiter whose item arrived meanwhile leads the next batch, so no caller keeps writing for
+  // others while its own answer waits.
   writing_ = true;
-  while (!queue_.empty()) {
-    std::vector<Pending*> batch;
-    batch.swap(queue_);
-    lock.unlock();
-    Status st = WriteBatch(batch);
-    lock.lock();
-    for (Pending* p : batch) {
-      if (!st.ok()) p->status = st;
-      p->done = true;
-    }
-    batch_cv_.notify_all();
+  std::vector<Pending*> batch;
+  batch.swap(queue_);
+  lock.unlock();
+  Status st = WriteBatch(batch);
+  lock.lock();
+  for (Pending* p : batch) {
+    if (!st.ok()) p->status = st;
+    p->done = true;
   }
   writing_ = false;
   batch_cv_.notify_all();
@@ -565,7 +564,10 @@ core::EventHandler MediaDownloader::Handler() {
     WahaTarget target{channel->waha_url, channel->waha_api_key, channel->waha_session};
     auto bytes = gateway_.DownloadMedia(target, *msg->media.url, options_.media_max_bytes);
     if (!bytes.ok()) {
-      if (bytes.status().code() == core::StatusCode::kUnavailable) return bytes.status();  // retry
+      if (bytes.status().code() == core::StatusCode::kUnavailable &&
+          clock_.NowMillis() - msg->created_at < kGiveUpAfterMs) {
+        return bytes.status();  // retry with backoff
+      }
       // Gone (WAHA deletes files after a few minutes), too large, forbidden: record, stop.
       result.state = "failed";
       result.error = bytes.status().message();

@@ -661,3 +661,43 @@ VENTROS_DB_TEST("WAHA: applying a webhook with a one-connection pool does not wa
   INFO(applied.ToString());
   CHECK(applied.ok());
 }
+
+VENTROS_DB_TEST("WAHA media: stored by content, and a download that keeps failing is recorded",
+                "[waha][media]") {
+  SendWorld w(engine);
+  testing::TempDir dir;
+  waha::WahaOptions opts;
+  opts.media_dir = dir.path();
+  waha::MediaDownloader media(w.messaging, w.gateway, opts, core::NullLogger(), w.clock);
+  core::ConsumerOptions copts;
+  copts.types = {"message.received"};
+  copts.initial_backoff = std::chrono::milliseconds(1000);
+  w.bus.Subscribe("waha.media", media.Handler(), copts);
+  auto image = [&](const std::string& envelope, const std::string& bare, const std::string& file) {
+    json::value v = json::parse(Fixture("message_image.json"));
+    v.as_object()["id"] = envelope;
+    auto& p = v.as_object()["payload"].as_object();
+    p["id"] = "false_5511987654321@c.us_" + bare;
+    p["media"].as_object()["url"] = w.fake.FileUrl(file, "localhost");  // WAHA's own view
+    return json::serialize(v);
+  };
+  w.fake.PutFile("ok.jpeg", "\xff\xd8jpeg-bytes", "image/jpeg");
+  w.Deliver(image("evt_m1", "3EB0IMG0001", "ok.jpeg"));
+  REQUIRE(w.bus.RunUntilIdle("waha.media").ok());
+  auto stored = w.Rows("SELECT media_state, media_size, media_path FROM messages");
+  CHECK(stored.rows[0].GetText(0) == "stored");
+  CHECK(stored.rows[0].GetInt(1) == 12);
+  CHECK_THAT(stored.rows[0].GetText(2), Catch::StartsWith(dir.path()));
+
+  // WAHA answers 503 for a while: retried, then recorded as failed once the file must be gone.
+  for (int i = 0; i < 10; ++i) {
+    w.fake.Enqueue("GET /api/files/late.jpeg", testing::FakeWaha::Json(503, "{}"));
+  }
+  w.Deliver(image("evt_m2", "3EB0IMG0002", "late.jpeg"));
+  REQUIRE(w.bus.RunUntilIdle("waha.media").ok());
+  CHECK(w.Count("messages", "media_state = 'pending'") == 1);
+  w.clock.AdvanceMillis(waha::MediaDownloader::kGiveUpAfterMs + 60 * 1000);
+  REQUIRE(w.bus.RunUntilIdle("waha.media").ok());
+  CHECK(w.Count("messages", "media_state = 'failed'") == 1);
+  CHECK(w.Count("event_deliveries") == 0);
+}

@@ -121,11 +121,15 @@ class WahaSender {
 class MediaDownloader {
  public:
   MediaDownloader(crm::MessagingService& messaging, WahaGateway& gateway, WahaOptions options,
-                  core::Logger logger)
+                  core::Logger logger, const core::Clock& clock)
       : messaging_(messaging),
         gateway_(gateway),
         options_(std::move(options)),
-        logger_(std::move(logger)) {}
+        logger_(std::move(logger)),
+        clock_(clock) {}
+  // WAHA deletes its files a few minutes after a message: past this age a download that keeps
+  // failing is recorded as failed instead of retried.
+  static constexpr int64_t kGiveUpAfterMs = 10 * 60 * 1000;
   // The bus handler for message.received / message.sent carrying media.
   core::EventHandler Handler();
 
@@ -134,6 +138,7 @@ class MediaDownloader {
   WahaGateway& gateway_;
   WahaOptions options_;
   core::Logger logger_;
+  const core::Clock& clock_;
 };
 
 // Asks WAHA for the phone number behind a contact known only by its hidden @lid id, when its
