@@ -22,6 +22,7 @@ core::Result<std::unique_ptr<core::Database>> OpenDatabase(const core::Config& c
   opts.pool_size = config.database.pool_size;
   opts.acquire_timeout = std::chrono::milliseconds(config.database.acquire_timeout_ms);
   opts.connect_timeout = std::chrono::milliseconds(config.database.connect_timeout_ms);
+  opts.sqlite_synchronous_full = config.database.sqlite_synchronous == "full";
   return core::Database::Open(opts);
 }
 

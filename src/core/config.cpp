@@ -93,6 +93,9 @@ const std::vector<KeyDef>& Defs() {
                     "How long a request waits for a free connection before 503."),
         VENTROS_INT(database.connect_timeout_ms, "Time allowed to open one PostgreSQL connection."),
         VENTROS_BOOL(database.auto_migrate, "Apply pending migrations when `serve` starts."),
+        VENTROS_STR(database.sqlite_synchronous,
+                    "SQLite only: normal (a commit survives a crash of the process) or full (it "
+                    "also survives a power loss; slower)."),
         VENTROS_STR(log.level, "trace, debug, info, warn, error or off."),
         VENTROS_STR(log.format, "text (human-readable) or json (one JSON object per line)."),
         VENTROS_BOOL(log.requests,
@@ -381,6 +384,11 @@ Status ConfigLoader::Validate(const Config& c) {
         "configuration key 'log.level' must be one of trace, debug, info, warn, error, off; got "
         "'{}'",
         c.log.level));
+  }
+  if (c.database.sqlite_synchronous != "normal" && c.database.sqlite_synchronous != "full") {
+    return Status::InvalidArgument(fmt::format(
+        "configuration key 'database.sqlite_synchronous' must be normal or full; got '{}'",
+        c.database.sqlite_synchronous));
   }
   if (c.log.format != "text" && c.log.format != "json") {
     return Status::InvalidArgument(

@@ -149,7 +149,8 @@ struct Database::Impl {
 
   Result<std::unique_ptr<Connection>> Connect() {
     if (engine == DbEngine::kSqlite) {
-      return OpenSqliteConnection(sqlite_path, options.busy_timeout, sqlite_writer);
+      return OpenSqliteConnection(sqlite_path, options.busy_timeout, sqlite_writer,
+                                  options.sqlite_synchronous_full);
     }
     return OpenPostgresConnection(options.url, options.connect_timeout);
   }

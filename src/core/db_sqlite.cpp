@@ -314,7 +314,8 @@ void SqliteWriterLock::Unlock() {
 
 Result<std::unique_ptr<Connection>> OpenSqliteConnection(const std::string& path,
                                                          std::chrono::milliseconds busy_timeout,
-                                                         std::shared_ptr<SqliteWriterLock> writer) {
+                                                         std::shared_ptr<SqliteWriterLock> writer,
+                                                         bool synchronous_full) {
   if (path != ":memory:") {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     if (!parent.empty() && !std::filesystem::exists(parent)) {
@@ -332,8 +333,11 @@ Result<std::unique_ptr<Connection>> OpenSqliteConnection(const std::string& path
   sqlite3_busy_timeout(db.get(), static_cast<int>(busy_timeout.count()));
   sqlite3_extended_result_codes(db.get(), 1);
   const char* pragmas =
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-      "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192;";
+      synchronous_full
+          ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+            "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192;"
+          : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-8192;";
   char* err = nullptr;
   rc = sqlite3_exec(db.get(), pragmas, nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {

@@ -14,7 +14,8 @@ using ventros::testing::TestDb;
 
 namespace {
 std::string ItemsDdl(DbEngine e) {
-  return std::string("CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT, x DOUBLE PRECISION, data ") +
+  return std::string(
+             "CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT, x DOUBLE PRECISION, data ") +
          (e == DbEngine::kSqlite ? "BLOB" : "BYTEA") + ", note TEXT)";
 }
 }  // namespace
@@ -38,8 +39,9 @@ VENTROS_DB_TEST("Database: values round-trip with $n placeholders", "[db]") {
                       {DbValue(std::string("b")), DbValue(int64_t{9223372036854775807})})
               .ok());
   // Parameters may appear in any order in the SQL text.
-  auto rows = (*conn)->Query("SELECT id, n, x, data, note FROM items WHERE n > $2 OR id = $1 ORDER BY id",
-                             {DbValue(std::string("a")), DbValue(int64_t{0})});
+  auto rows =
+      (*conn)->Query("SELECT id, n, x, data, note FROM items WHERE n > $2 OR id = $1 ORDER BY id",
+                     {DbValue(std::string("a")), DbValue(int64_t{0})});
   INFO(rows.status().ToString());
   REQUIRE(rows.ok());
   REQUIRE(rows->rows.size() == 2);
@@ -300,4 +302,20 @@ VENTROS_DB_TEST("Pool: a transaction left open is rolled back before the connect
   auto rows = (*conn)->Query("SELECT COUNT(*) FROM items");
   REQUIRE(rows.ok());
   CHECK(rows->rows[0].GetInt(0) == 0);
+}
+
+TEST_CASE("Database: SQLite synchronous mode follows the option", "[db][sqlite]") {
+  TestDb tdb(DbEngine::kSqlite);
+  for (bool full : {false, true}) {
+    DatabaseOptions opts;
+    opts.url = tdb.url();
+    opts.sqlite_synchronous_full = full;
+    auto db = Database::Open(opts);
+    REQUIRE(db.ok());
+    auto conn = (*db)->Acquire();
+    REQUIRE(conn.ok());
+    auto mode = (*conn)->Query("PRAGMA synchronous");
+    REQUIRE(mode.ok());
+    CHECK(mode->rows[0].GetInt(0) == (full ? 2 : 1));  // FULL = 2, NORMAL = 1
+  }
 }

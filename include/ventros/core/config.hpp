@@ -29,6 +29,7 @@ struct Config {
     int64_t acquire_timeout_ms = 5000;
     int64_t connect_timeout_ms = 5000;
     bool auto_migrate = true;
+    std::string sqlite_synchronous = "normal";  // normal | full
   } database;
   struct Log {
     std::string level = "info";

@@ -159,6 +159,9 @@ struct DatabaseOptions {
   std::chrono::milliseconds acquire_timeout{5000};
   std::chrono::milliseconds busy_timeout{5000};  // SQLite lock wait
   std::chrono::milliseconds connect_timeout{5000};
+  // SQLite: fsync on every commit (survives power loss) instead of only at checkpoints (survives
+  // a process crash, faster).
+  bool sqlite_synchronous_full = false;
 };
 
 // The pool. Opens connections lazily up to pool_size, replaces unhealthy ones on acquire.
@@ -233,7 +236,7 @@ void SetBackgroundWriter(bool background);
 // `writer`, shared by the connections of one pool, queues this process's SQLite writers.
 Result<std::unique_ptr<Connection>> OpenSqliteConnection(
     const std::string& path, std::chrono::milliseconds busy_timeout,
-    std::shared_ptr<SqliteWriterLock> writer = nullptr);
+    std::shared_ptr<SqliteWriterLock> writer = nullptr, bool synchronous_full = false);
 Result<std::unique_ptr<Connection>> OpenPostgresConnection(
     const std::string& url, std::chrono::milliseconds connect_timeout);
 
