@@ -107,11 +107,17 @@ struct EventBus::Consumer {
   Counter* dead = nullptr;
   Gauge* lag = nullptr;
   int64_t lag_sampled_us = 0;
-  std::optional<int64_t> position;  // cached after the first read
+  std::optional<int64_t> position;  // cached while this instance holds the lease
+  bool holding = false;
+  int64_t lease_until = 0;
 };
 
 EventBus::EventBus(Database& db, const Clock& clock, Logger logger, MetricsRegistry* metrics)
-    : db_(db), clock_(clock), logger_(std::move(logger)), metrics_(metrics) {}
+    : db_(db),
+      clock_(clock),
+      logger_(std::move(logger)),
+      metrics_(metrics),
+      owner_(NewUuidV7(clock)) {}
 
 EventBus::~EventBus() { Stop(); }
 
@@ -165,8 +171,30 @@ int64_t EventBus::Backoff(const Consumer& c, int attempts) const {
   return static_cast<int64_t>(std::min(ms, static_cast<double>(c.options.max_backoff.count())));
 }
 
+Result<bool> EventBus::HoldLease(Consumer& c) {
+  int64_t now = clock_.NowMillis();
+  if (c.holding && c.lease_until - now > kLeaseMs / 2) return true;
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(
+      auto r,
+      conn->Query("UPDATE event_consumers SET lease_owner = $1, lease_until = $2 "
+                  "WHERE name = $3 AND (lease_owner IS NULL OR lease_owner = $1 OR "
+                  "lease_until < $4)",
+                  {DbValue(owner_), DbValue(now + kLeaseMs), DbValue(c.name), DbValue(now)}));
+  if (r.affected_rows == 0) {
+    c.holding = false;
+    return false;  // another instance delivers for this consumer
+  }
+  if (!c.holding) c.position.reset();  // another instance may have moved it meanwhile
+  c.holding = true;
+  c.lease_until = now + kLeaseMs;
+  return true;
+}
+
 Result<int> EventBus::Pass(Consumer& c) {
   VENTROS_RETURN_IF_ERROR(EnsureConsumerRow(c));
+  VENTROS_ASSIGN_OR_RETURN(bool leased, HoldLease(c));
+  if (!leased) return 0;
   int calls = 0;
   int64_t now = clock_.NowMillis();
   // No connection is held while a handler runs: handlers use the pool themselves, and SQLite
@@ -355,16 +383,27 @@ void EventBus::Start(std::chrono::milliseconds poll_interval, int nice) {
 }
 
 void EventBus::Stop() {
-  if (!running_.exchange(false)) return;
-  {
-    std::lock_guard lock(mu_);
-    ++wake_generation_;
+  if (running_.exchange(false)) {
+    {
+      std::lock_guard lock(mu_);
+      ++wake_generation_;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+    threads_.clear();
   }
-  cv_.notify_all();
-  for (auto& t : threads_) {
-    if (t.joinable()) t.join();
+  bool holding = false;
+  for (auto& c : consumers_) holding = holding || c->holding;
+  if (!holding) return;
+  // Hand the consumers over at once instead of after the lease runs out.
+  if (auto conn = db_.Acquire(); conn.ok()) {
+    (void)(*conn)->Query(
+        "UPDATE event_consumers SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = $1",
+        {DbValue(owner_)});
   }
-  threads_.clear();
+  for (auto& c : consumers_) c->holding = false;
 }
 
 void EventBus::Notify() {

@@ -49,7 +49,8 @@ VENTROS_DB_TEST("EventBus: delivers committed events in order, never rolled-back
   Append(*db, clock, Make("a.two", "k2"));
   REQUIRE(bus.RunUntilIdle("audit").ok());
   CHECK(seen == std::vector<std::string>{"a.one:k1", "a.two:k2"});
-  // The position is durable: a new bus over the same database delivers nothing twice.
+  // The position is durable: after a restart nothing is delivered twice.
+  bus.Stop();
   EventBus again(*db, clock, NullLogger());
   int calls = 0;
   again.Subscribe("audit", [&](const Event&) {
@@ -237,4 +238,29 @@ VENTROS_DB_TEST("EventBus: runs go to the batch handler; a failed batch falls ba
   REQUIRE(pending.ok());
   REQUIRE(pending->size() == 1);
   CHECK(pending->at(0).event.type == "poison");
+}
+
+VENTROS_DB_TEST("EventBus: of two instances only the lease holder delivers; the other takes over",
+                "[events]") {
+  TestDb tdb(engine);
+  auto db = tdb.OpenMigrated();
+  VirtualClock clock;
+  EventBus first(*db, clock, NullLogger());
+  EventBus second(*db, clock, NullLogger());
+  int by_first = 0, by_second = 0;
+  first.Subscribe("shared", [&](const Event&) { return ++by_first, Status::Ok(); });
+  second.Subscribe("shared", [&](const Event&) { return ++by_second, Status::Ok(); });
+  for (int i = 0; i < 3; ++i) Append(*db, clock, Make("e", fmt::format("k{}", i)));
+  REQUIRE(first.RunUntilIdle("shared").ok());
+  REQUIRE(second.RunUntilIdle("shared").ok());
+  CHECK(by_first == 3);
+  CHECK(by_second == 0);  // the lease is the first's
+  // The first stops renewing (crashed): after the lease runs out the second continues from the
+  // durable position, without repeating what was done.
+  Append(*db, clock, Make("e", "k3"));
+  clock.AdvanceMillis(EventBus::kLeaseMs + 1);
+  REQUIRE(second.RunUntilIdle("shared").ok());
+  CHECK(by_second == 1);
+  REQUIRE(first.RunUntilIdle("shared").ok());
+  CHECK(by_first == 3);
 }

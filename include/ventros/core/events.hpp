@@ -6,7 +6,9 @@
 // later events of its key proceed. Handlers must be idempotent.
 //
 // Thread-safety: EventBus is thread-safe. Start() runs one thread per consumer; RunOnce() lets
-// tests drive a consumer synchronously with a virtual clock instead.
+// tests drive a consumer synchronously with a virtual clock instead. Several instances may run
+// the same consumers over one database: a lease (10 s, renewed while delivering, released on
+// Stop) lets one of them deliver at a time.
 
 #include <atomic>
 #include <chrono>
@@ -119,8 +121,12 @@ class EventBus {
   Status RetryDeadLetter(const std::string& consumer, int64_t seq);
   Result<std::vector<ConsumerStatus>> ListConsumers();
 
+  // Of several instances running a consumer, only the holder of its lease delivers.
+  static constexpr int64_t kLeaseMs = 10000;
+
  private:
   struct Consumer;
+  Result<bool> HoldLease(Consumer& c);
   Result<int> Pass(Consumer& c);
   Status EnsureConsumerRow(Consumer& c);
   void Loop(Consumer* c);
@@ -130,6 +136,7 @@ class EventBus {
   const Clock& clock_;
   Logger logger_;
   MetricsRegistry* metrics_;
+  std::string owner_;  // this instance, in lease rows
   std::vector<std::unique_ptr<Consumer>> consumers_;
   std::mutex mu_;
   std::condition_variable cv_;
