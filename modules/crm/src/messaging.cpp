@@ -932,6 +932,29 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
                                                       const TenantId& tenant,
                                                       const InboundMessage& m, bool* created) {
   *created = false;
+  bool group = m.contact_wa_id.ends_with("@g.us");
+  if (!m.alternate_wa_id || m.alternate_wa_id->empty()) {
+    // Fast path (most messages): a known id whose contact needs no update; callers only need
+    // the id, so the contact is not loaded in full.
+    VENTROS_ASSIGN_OR_RETURN(
+        auto known,
+        conn.Query("SELECT c.id, c.name, c.phone FROM contact_identities i JOIN contacts c ON "
+                   "c.id = i.contact_id WHERE i.tenant_id = $1 AND i.wa_id = $2",
+                   {DbValue(tenant.str()), DbValue(m.contact_wa_id)}));
+    if (!known.empty()) {
+      const auto& r = known.rows[0];
+      bool wants_name = r.GetText(1).empty() && !m.push_name.empty() && !m.from_me && !group;
+      bool wants_phone = r.IsNull(2) && !PhoneOf(m.contact_wa_id).empty();
+      if (!wants_name && !wants_phone) {
+        Contact c;
+        c.id = ContactId(r.GetText(0));
+        c.tenant_id = tenant;
+        c.name = r.GetText(1);
+        c.phone = r.GetOptText(2);
+        return c;
+      }
+    }
+  }
   std::vector<std::string> ids = {m.contact_wa_id};
   if (m.alternate_wa_id && !m.alternate_wa_id->empty()) ids.push_back(*m.alternate_wa_id);
   std::optional<std::string> found;
@@ -964,7 +987,6 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
   if (found) {
     VENTROS_ASSIGN_OR_RETURN(c, LoadContact(conn, tenant, ContactId(*found)));
     bool changed = false;
-    bool group = m.contact_wa_id.ends_with("@g.us");
     if (c.name.empty() && !m.push_name.empty() && !m.from_me && !group) {
       c.name = m.push_name;
       changed = true;
