@@ -26,6 +26,11 @@ core::Result<std::unique_ptr<core::Database>> OpenDatabase(const core::Config& c
   return core::Database::Open(opts);
 }
 
+std::string PublicUrl(const core::Config& config) {
+  return config.server.public_url.empty() ? "http://" + config.server.listen
+                                          : config.server.public_url;
+}
+
 core::HttpClientOptions HttpClientOptionsFrom(const core::Config& config) {
   core::HttpClientOptions o;
   o.connect_timeout = std::chrono::milliseconds(config.http_client.connect_timeout_ms);
@@ -92,13 +97,12 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       std::make_unique<waha::WahaSender>(*s->messaging_, *s->gateway_, waha_options, s->logger_);
   s->media_ = std::make_unique<waha::MediaDownloader>(*s->messaging_, *s->gateway_, waha_options,
                                                       s->logger_, s->clock_);
-  std::string public_url = config.server.public_url.empty() ? "http://" + config.server.listen
-                                                            : config.server.public_url;
+  std::string public_url = PublicUrl(config);
   for (const auto& module : config.modules) {
     if (module == "crm") {
       crm::RegisterTenantRoutes(s->router_, *s->tenants_);
       crm::RegisterMessagingRoutes(s->router_, *s->messaging_, public_url);
-      waha::RegisterWahaRoutes(s->router_, *s->ingest_, *s->messaging_);
+      waha::RegisterWahaRoutes(s->router_, *s->ingest_);
       core::ConsumerOptions ingest_opts;
       ingest_opts.types = {waha::kWebhookReceived};
       ingest_opts.batch_handler = s->ingest_->BatchHandler();

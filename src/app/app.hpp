@@ -86,6 +86,9 @@ class Server {
 // Opens the database named by config, with the pool settings of config.
 core::Result<std::unique_ptr<core::Database>> OpenDatabase(const core::Config& config);
 
+// How WAHA and browsers reach this server: server.public_url, else http://<server.listen>.
+std::string PublicUrl(const core::Config& config);
+
 // Options for outgoing HTTP (WAHA, LLM, embedding providers) from config.http_client.
 core::HttpClientOptions HttpClientOptionsFrom(const core::Config& config);
 

@@ -74,6 +74,19 @@ core::Result<std::unique_ptr<core::Database>> PrepareDatabase(const core::Config
   return db;
 }
 
+// {"items":[...]} of already-rendered JSON objects, for --json list output.
+template <typename List, typename Render>
+std::string ItemsJson(const List& list, Render render) {
+  std::string out = "{\"items\":[";
+  bool first = true;
+  for (const auto& item : list) {
+    out += first ? "" : ",";
+    out += render(item);
+    first = false;
+  }
+  return out + "]}";
+}
+
 std::string Time(std::optional<int64_t> ms) { return ms ? core::FormatTimestamp(*ms) : "-"; }
 
 class Cli {
@@ -89,7 +102,11 @@ class Cli {
         "Examples:\n"
         "  ventros serve --db sqlite://./data/ventros.db --listen 127.0.0.1:8080\n"
         "  ventros tenant create \"Acme Ltd\"\n"
-        "Run `ventros VERB --help` for each verb's options.");
+        "  ventros channel add-waha --tenant TENANT_ID --name Vendas --waha-url "
+        "http://127.0.0.1:3000 --waha-api-key KEY --hmac-secret SECRET\n"
+        "  ventros events list --consumer waha.sender\n"
+        "Run `ventros VERB --help` for each verb's options; settings are in "
+        "docs/configuration.md.");
 
     std::function<int()> action;
 
@@ -101,7 +118,12 @@ class Cli {
     serve->add_option("--listen", listen, "Address to bind, HOST:PORT (port 0 picks a free one)");
     serve->add_option("--modules", modules, "Comma-separated modules to host (default: crm)");
     serve->footer(
-        "Example:\n  ventros serve --db sqlite://./data/ventros.db --listen 127.0.0.1:8080");
+        "Example:\n  ventros serve --db sqlite://./data/ventros.db --listen 127.0.0.1:8080\n"
+        "Other settings come from the config file or VENTROS_* variables, e.g.\n"
+        "  VENTROS_SERVER_PUBLIC_URL=https://crm.example.com   (webhook URLs shown for channels)\n"
+        "  VENTROS_EVENTS_RUN_CONSUMERS=false                  (an instance that only stores "
+        "webhooks)\n"
+        "See docs/configuration.md for every key.");
     serve->callback([&] { action = [&] { return Serve(serve_flags, listen, modules); }; });
 
     // migrate
@@ -442,12 +464,9 @@ class Cli {
   }
 
   int TenantCreate(const CommonFlags& flags, const std::string& name, bool json) {
-    auto config = LoadConfig(flags, env_, {});
-    if (!config.ok()) return Fail(config.status());
-    auto db = PrepareDatabase(*config);
-    if (!db.ok()) return Fail(db.status());
-    core::SystemClock clock;
-    crm::TenantService svc(**db, clock);
+    auto ctx = Open(flags, "");
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::TenantService svc(*(*ctx)->db, (*ctx)->clock);
     auto created = svc.CreateTenant(name);
     if (!created.ok()) return Fail(created.status());
     const auto& [tenant, key] = *created;
@@ -464,18 +483,13 @@ class Cli {
   }
 
   int TenantList(const CommonFlags& flags, bool json) {
-    auto config = LoadConfig(flags, env_, {});
-    if (!config.ok()) return Fail(config.status());
-    auto db = PrepareDatabase(*config);
-    if (!db.ok()) return Fail(db.status());
-    core::SystemClock clock;
-    crm::TenantService svc(**db, clock);
+    auto ctx = Open(flags, "");
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::TenantService svc(*(*ctx)->db, (*ctx)->clock);
     auto list = svc.ListTenants();
     if (!list.ok()) return Fail(list.status());
     if (json) {
-      std::string items;
-      for (const auto& t : *list) items += (items.empty() ? "" : ",") + crm::TenantJson(t);
-      out_ << "{\"items\":[" << items << "]}\n";
+      out_ << ItemsJson(*list, [&](const auto& t) { return crm::TenantJson(t); }) << "\n";
     } else {
       out_ << fmt::format("{:<36}  {:<24}  {}\n", "ID", "CREATED", "NAME");
       for (const auto& t : *list) {
@@ -488,14 +502,9 @@ class Cli {
 
   int ApiKeyCreate(const CommonFlags& flags, const std::string& tenant, const std::string& role,
                    const std::string& name, bool json) {
-    auto config = LoadConfig(flags, env_, {});
-    if (!config.ok()) return Fail(config.status());
-    if (!core::IsUuid(tenant))
-      return Fail(Status::NotFound(fmt::format("tenant {} not found", tenant)));
-    auto db = PrepareDatabase(*config);
-    if (!db.ok()) return Fail(db.status());
-    core::SystemClock clock;
-    crm::TenantService svc(**db, clock);
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::TenantService svc(*(*ctx)->db, (*ctx)->clock);
     auto created = svc.CreateApiKey(crm::TenantId(tenant), *core::ParseRole(role), name);
     if (!created.ok()) return Fail(created.status());
     if (json) {
@@ -508,21 +517,13 @@ class Cli {
   }
 
   int ApiKeyList(const CommonFlags& flags, const std::string& tenant, bool json) {
-    auto config = LoadConfig(flags, env_, {});
-    if (!config.ok()) return Fail(config.status());
-    if (!core::IsUuid(tenant))
-      return Fail(Status::NotFound(fmt::format("tenant {} not found", tenant)));
-    auto db = PrepareDatabase(*config);
-    if (!db.ok()) return Fail(db.status());
-    core::SystemClock clock;
-    crm::TenantService svc(**db, clock);
-    if (auto t = svc.GetTenant(crm::TenantId(tenant)); !t.ok()) return Fail(t.status());
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::TenantService svc(*(*ctx)->db, (*ctx)->clock);
     auto keys = svc.ListApiKeys(crm::TenantId(tenant));
     if (!keys.ok()) return Fail(keys.status());
     if (json) {
-      std::string items;
-      for (const auto& k : *keys) items += (items.empty() ? "" : ",") + crm::ApiKeyJson(k);
-      out_ << "{\"items\":[" << items << "]}\n";
+      out_ << ItemsJson(*keys, [&](const auto& k) { return crm::ApiKeyJson(k); }) << "\n";
     } else {
       out_ << fmt::format("{:<36}  {:<11}  {:<8}  {:<24}  {:<24}  {:<24}  {}\n", "ID", "PREFIX",
                           "ROLE", "CREATED", "LAST USED", "REVOKED", "NAME");
@@ -536,13 +537,10 @@ class Cli {
   }
 
   int ApiKeyRevoke(const CommonFlags& flags, const std::string& id, bool json) {
-    auto config = LoadConfig(flags, env_, {});
-    if (!config.ok()) return Fail(config.status());
     if (!core::IsUuid(id)) return Fail(Status::NotFound(fmt::format("api key {} not found", id)));
-    auto db = PrepareDatabase(*config);
-    if (!db.ok()) return Fail(db.status());
-    core::SystemClock clock;
-    crm::TenantService svc(**db, clock);
+    auto ctx = Open(flags, "");
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::TenantService svc(*(*ctx)->db, (*ctx)->clock);
     auto revoked = svc.RevokeApiKeyById(crm::ApiKeyId(id));
     if (!revoked.ok()) return Fail(revoked.status());
     if (json) {
@@ -587,8 +585,7 @@ class Cli {
     if (!hmac.empty()) in.hmac_secret = hmac;
     auto c = svc.CreateChannel(crm::TenantId(tenant), in);
     if (!c.ok()) return Fail(c.status());
-    if (public_url.empty()) public_url = (*ctx)->config.server.public_url;
-    if (public_url.empty()) public_url = "http://" + (*ctx)->config.server.listen;
+    if (public_url.empty()) public_url = PublicUrl((*ctx)->config);
     if (json) {
       out_ << crm::ChannelJson(*c, public_url) << "\n";
     } else {
@@ -609,14 +606,10 @@ class Cli {
     crm::MessagingService svc(*(*ctx)->db, (*ctx)->clock);
     auto list = svc.ListChannels(crm::TenantId(tenant));
     if (!list.ok()) return Fail(list.status());
-    std::string public_url = (*ctx)->config.server.public_url.empty()
-                                 ? "http://" + (*ctx)->config.server.listen
-                                 : (*ctx)->config.server.public_url;
+    std::string public_url = PublicUrl((*ctx)->config);
     if (json) {
-      std::string items;
-      for (const auto& c : *list)
-        items += (items.empty() ? "" : ",") + crm::ChannelJson(c, public_url);
-      out_ << "{\"items\":[" << items << "]}\n";
+      out_ << ItemsJson(*list, [&](const auto& c) { return crm::ChannelJson(c, public_url); })
+           << "\n";
     } else {
       out_ << fmt::format("{:<36}  {:<12}  {:<20}  {}\n", "ID", "STATUS", "NAME", "WAHA");
       for (const auto& c : *list) {
@@ -637,9 +630,7 @@ class Cli {
     auto page = svc.ListContacts(crm::TenantId(tenant), filter, crm::Page{limit, ""});
     if (!page.ok()) return Fail(page.status());
     if (json) {
-      std::string items;
-      for (const auto& c : page->items) items += (items.empty() ? "" : ",") + crm::ContactJson(c);
-      out_ << "{\"items\":[" << items << "]}\n";
+      out_ << ItemsJson(page->items, [&](const auto& c) { return crm::ContactJson(c); }) << "\n";
     } else {
       out_ << fmt::format("{:<36}  {:<15}  {:<14}  {}\n", "ID", "PHONE", "STAGE", "NAME");
       for (const auto& c : page->items) {
@@ -660,9 +651,7 @@ class Cli {
                                  crm::Page{limit, ""});
     if (!page.ok()) return Fail(page.status());
     if (json) {
-      std::string items;
-      for (const auto& x : page->items) items += (items.empty() ? "" : ",") + crm::SessionJson(x);
-      out_ << "{\"items\":[" << items << "]}\n";
+      out_ << ItemsJson(page->items, [&](const auto& x) { return crm::SessionJson(x); }) << "\n";
     } else {
       out_ << fmt::format("{:<36}  {:<36}  {:<6}  {:>5}  {}\n", "ID", "CONTACT", "STATUS", "MSGS",
                           "STARTED");
@@ -731,9 +720,7 @@ class Cli {
                                after, limit);
     if (!list.ok()) return Fail(list.status());
     if (json) {
-      std::string items;
-      for (const auto& e : *list) items += (items.empty() ? "" : ",") + EventJson(e);
-      out_ << "{\"items\":[" << items << "]}\n";
+      out_ << ItemsJson(*list, [&](const auto& e) { return EventJson(e); }) << "\n";
     } else {
       out_ << fmt::format("{:>8}  {:<24}  {:<26}  {}\n", "SEQ", "OCCURRED", "TYPE", "KEY");
       for (const auto& e : *list) {

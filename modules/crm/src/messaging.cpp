@@ -421,13 +421,45 @@ Result<Contact> MessagingService::LoadContact(core::Connection& conn, const Tena
                                         kContactCols),
                             {DbValue(id.str()), DbValue(tenant.str())}));
   if (rows.empty()) return Status::NotFound(fmt::format("contact {} not found", id.str()));
-  Contact c = ContactFromRow(rows.rows[0]);
+  std::vector<Contact> one = {ContactFromRow(rows.rows[0])};
+  VENTROS_RETURN_IF_ERROR(FillWaIds(conn, tenant, one));
+  return std::move(one[0]);
+}
+
+Result<bool> MessagingService::AddIdentity(core::Connection& conn, const TenantId& tenant,
+                                           const std::string& wa_id, const ContactId& contact,
+                                           int64_t now) {
   VENTROS_ASSIGN_OR_RETURN(
-      auto ids,
-      conn.Query("SELECT wa_id FROM contact_identities WHERE contact_id = $1 ORDER BY wa_id",
-                 {DbValue(id.str())}));
-  for (const auto& r : ids.rows) c.wa_ids.push_back(r.GetText(0));
-  return c;
+      auto r,
+      conn.Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, created_at) "
+                 "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                 {DbValue(tenant.str()), DbValue(wa_id), DbValue(contact.str()), DbValue(now)}));
+  return r.affected_rows > 0;
+}
+
+Status MessagingService::FillWaIds(core::Connection& conn, const TenantId& tenant,
+                                   std::vector<Contact>& contacts) {
+  if (contacts.empty()) return Status::Ok();
+  // One query for a whole page of contacts.
+  std::vector<DbValue> params = {DbValue(tenant.str())};
+  std::string in;
+  for (const auto& c : contacts) {
+    params.emplace_back(c.id.str());
+    in += fmt::format("{}${}", in.empty() ? "" : ", ", params.size());
+  }
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows, conn.Query(fmt::format("SELECT contact_id, wa_id FROM contact_identities WHERE "
+                                        "tenant_id = $1 AND contact_id IN ({}) ORDER BY wa_id",
+                                        in),
+                            params));
+  for (auto& c : contacts) c.wa_ids.clear();
+  for (const auto& r : rows.rows) {
+    std::string owner = r.GetText(0);
+    for (auto& c : contacts) {
+      if (c.id.str() == owner) c.wa_ids.push_back(r.GetText(1));
+    }
+  }
+  return Status::Ok();
 }
 
 Result<Contact> MessagingService::CreateContact(const TenantId& tenant, const ContactInput& in) {
@@ -473,11 +505,7 @@ Result<Contact> MessagingService::CreateContact(const TenantId& tenant, const Co
   }
   if (c.phone) {
     std::string wa = *c.phone + "@c.us";
-    VENTROS_ASSIGN_OR_RETURN(
-        auto ident,
-        conn->Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
-                    "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    {DbValue(tenant.str()), DbValue(wa), DbValue(c.id.str()), DbValue(now)}));
+    VENTROS_ASSIGN_OR_RETURN(bool ident, AddIdentity(*conn, tenant, wa, c.id, now));
     (void)ident;
     c.wa_ids.push_back(wa);
   }
@@ -544,19 +572,14 @@ Result<Contact> MessagingService::UpdateContact(const TenantId& tenant, const Co
                       {DbValue(tenant.str()), DbValue(*old_phone + "@c.us"), DbValue(c.id.str())}));
       (void)drop;
     }
-    VENTROS_ASSIGN_OR_RETURN(
-        auto ident, conn->Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
-                                "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                                {DbValue(tenant.str()), DbValue(*c.phone + "@c.us"),
-                                 DbValue(c.id.str()), DbValue(now)}));
+    VENTROS_ASSIGN_OR_RETURN(bool ident, AddIdentity(*conn, tenant, *c.phone + "@c.us", c.id, now));
     (void)ident;
   }
-  c.wa_ids.clear();
-  VENTROS_ASSIGN_OR_RETURN(
-      auto ids,
-      conn->Query("SELECT wa_id FROM contact_identities WHERE contact_id = $1 ORDER BY wa_id",
-                  {DbValue(c.id.str())}));
-  for (const auto& r : ids.rows) c.wa_ids.push_back(r.GetText(0));
+  {
+    std::vector<Contact> one = {c};
+    VENTROS_RETURN_IF_ERROR(FillWaIds(*conn, tenant, one));
+    c.wa_ids = std::move(one[0].wa_ids);
+  }
   if (c.pipeline_stage != old_stage) {
     VENTROS_RETURN_IF_ERROR(
         AddContactEvent(*conn, tenant, c.id, "stage_changed",
@@ -605,14 +628,7 @@ Result<PageOf<Contact>> MessagingService::ListContacts(const TenantId& tenant,
                              params));
   std::vector<Contact> items;
   for (const auto& r : rows.rows) items.push_back(ContactFromRow(r));
-  for (auto& c : items) {
-    auto ids =
-        conn->Query("SELECT wa_id FROM contact_identities WHERE contact_id = $1 ORDER BY wa_id",
-                    {DbValue(c.id.str())});
-    if (ids.ok()) {
-      for (const auto& r : ids->rows) c.wa_ids.push_back(r.GetText(0));
-    }
-  }
+  VENTROS_RETURN_IF_ERROR(FillWaIds(*conn, tenant, items));
   return MakePage(std::move(items), limit, [](const Contact& c) { return c.id.str(); });
 }
 
@@ -1006,12 +1022,8 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
     // Learn ids we did not know (the @lid / @c.us pair of one person).
     for (const auto& id : ids) {
       if (std::find(c.wa_ids.begin(), c.wa_ids.end(), id) != c.wa_ids.end()) continue;
-      VENTROS_ASSIGN_OR_RETURN(
-          auto ins,
-          conn.Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
-                     "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                     {DbValue(tenant.str()), DbValue(id), DbValue(c.id.str()), DbValue(now)}));
-      if (ins.affected_rows > 0) {
+      VENTROS_ASSIGN_OR_RETURN(bool ins, AddIdentity(conn, tenant, id, c.id, now));
+      if (ins) {
         c.wa_ids.push_back(id);
         changed = true;
       }
@@ -1035,11 +1047,7 @@ Result<Contact> MessagingService::FindOrCreateContact(core::Connection& conn,
                   Opt(c.attribution.first_seen_at), DbValue(now)}));
   (void)ins;
   for (const auto& id : ids) {
-    VENTROS_ASSIGN_OR_RETURN(
-        auto ident,
-        conn.Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
-                   "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                   {DbValue(tenant.str()), DbValue(id), DbValue(c.id.str()), DbValue(now)}));
+    VENTROS_ASSIGN_OR_RETURN(bool ident, AddIdentity(conn, tenant, id, c.id, now));
     (void)ident;
     c.wa_ids.push_back(id);
   }
@@ -1129,11 +1137,7 @@ Result<Contact> MessagingService::LinkWaId(const TenantId& tenant, const Contact
     result = ContactId(*other);
   } else if (!other) {
     int64_t now = clock_.NowMillis();
-    VENTROS_ASSIGN_OR_RETURN(
-        auto ins,
-        conn->Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
-                    "created_at) VALUES ($1, $2, $3, $4)",
-                    {DbValue(tenant.str()), DbValue(wa_id), DbValue(contact.str()), DbValue(now)}));
+    VENTROS_ASSIGN_OR_RETURN(bool ins, AddIdentity(*conn, tenant, wa_id, contact, now));
     (void)ins;
     if (!c.phone && !phone.empty()) {
       VENTROS_ASSIGN_OR_RETURN(
@@ -1179,12 +1183,9 @@ Result<InboundResult> MessagingService::RecordInbound(core::Connection& conn,
         VENTROS_RETURN_IF_ERROR(
             MergeContacts(conn, tenant, ContactId(owner.rows[0].GetText(0)), old.contact_id));
       }
-      VENTROS_ASSIGN_OR_RETURN(
-          auto ins, conn.Query("INSERT INTO contact_identities (tenant_id, wa_id, contact_id, "
-                               "created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                               {DbValue(tenant.str()), DbValue(m.contact_wa_id),
-                                DbValue(old.contact_id.str()), DbValue(now)}));
-      if (ins.affected_rows > 0) {
+      VENTROS_ASSIGN_OR_RETURN(bool ins,
+                               AddIdentity(conn, tenant, m.contact_wa_id, old.contact_id, now));
+      if (ins) {
         VENTROS_ASSIGN_OR_RETURN(Contact c, LoadContact(conn, tenant, old.contact_id));
         VENTROS_RETURN_IF_ERROR(Emit(conn, "contact.updated", tenant, c.id.str(), ContactJson(c)));
       }
@@ -1501,18 +1502,14 @@ Result<Channel> MessagingService::GetChannelById(core::Connection& conn, const C
   return ChannelFromRow(rows.rows[0]);
 }
 
-Status MessagingService::MarkSendAttempt(const TenantId& tenant, const MessageId& id,
-                                         const std::string& status, const std::string& error,
-                                         bool count_attempt) {
+Status MessagingService::SetSendStatus(const TenantId& tenant, const MessageId& id,
+                                       const std::string& status, const std::string& error) {
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(
-      auto r,
-      conn->Query(
-          "UPDATE messages SET status = $1, error = $2, send_attempts = send_attempts + $3, "
-          "updated_at = $4 WHERE id = $5 AND tenant_id = $6 AND status <> 'sent'",
-          {DbValue(status), error.empty() ? DbValue(nullptr) : DbValue(error),
-           DbValue(int64_t{count_attempt ? 1 : 0}), DbValue(clock_.NowMillis()), DbValue(id.str()),
-           DbValue(tenant.str())}));
+      auto r, conn->Query("UPDATE messages SET status = $1, error = $2, updated_at = $3 "
+                          "WHERE id = $4 AND tenant_id = $5 AND status <> 'sent'",
+                          {DbValue(status), error.empty() ? DbValue(nullptr) : DbValue(error),
+                           DbValue(clock_.NowMillis()), DbValue(id.str()), DbValue(tenant.str())}));
   (void)r;
   return Status::Ok();
 }

@@ -523,15 +523,14 @@ Status WahaSender::Send(const core::Event& e) {
       return messaging_.MarkSent(tenant, msg->id, outcome->waha_message_id);
     }
     // No answer: it may or may not have gone out. WAHA's message.any echo will tell.
-    return messaging_.MarkSendAttempt(tenant, msg->id, "unknown",
-                                      "outcome unknown; waiting for WAHA's echo", false);
+    return messaging_.SetSendStatus(tenant, msg->id, "unknown",
+                                    "outcome unknown; waiting for WAHA's echo");
   }
   const Status& err = outcome.status();
   if (err.code() == core::StatusCode::kUnavailable &&
       msg->send_attempts + 1 < options_.send_max_attempts) {
     // Certainly not sent (422, 5xx, refused): queue it again and let the bus back off.
-    VENTROS_RETURN_IF_ERROR(
-        messaging_.MarkSendAttempt(tenant, msg->id, "queued", err.message(), false));
+    VENTROS_RETURN_IF_ERROR(messaging_.SetSendStatus(tenant, msg->id, "queued", err.message()));
     return err;
   }
   logger_->warn("message {} failed: {}", msg->id.str(), err.ToString());
@@ -638,8 +637,7 @@ core::EventHandler LidResolver::Handler() {
 
 // ---------------------------------------------------------------- route
 
-void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest,
-                        crm::MessagingService& /*messaging*/) {
+void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest) {
   router.Add("POST", "/webhooks/waha/{channel_id}",
              [&ingest](core::HttpRequest& req) {
                auto channel = ingest.GetChannel(crm::ChannelId(req.PathParam("channel_id")));

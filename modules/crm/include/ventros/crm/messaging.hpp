@@ -264,9 +264,9 @@ class MessagingService {
   Result<bool> ClaimForSend(const TenantId& tenant, const MessageId& id);
   // Outbound results (WAHA sender).
   Status MarkSent(const TenantId& tenant, const MessageId& id, const std::string& waha_id);
-  // Sets the outbound status; count_attempt adds one to send_attempts (once per call to WAHA).
-  Status MarkSendAttempt(const TenantId& tenant, const MessageId& id, const std::string& status,
-                         const std::string& error, bool count_attempt = true);
+  // Sets the outbound status of a claimed message (attempts are counted by ClaimForSend).
+  Status SetSendStatus(const TenantId& tenant, const MessageId& id, const std::string& status,
+                       const std::string& error);
   Status MarkFailed(const TenantId& tenant, const MessageId& id, const std::string& error);
 
   Status AddContactEvent(core::Connection& conn, const TenantId& tenant, const ContactId& contact,
@@ -291,6 +291,11 @@ class MessagingService {
                          const std::string& bare_id);
   Status EndSession(core::Connection& conn, const Session& s, int64_t at, const std::string& reason,
                     bool* ended = nullptr);
+  // Links a WhatsApp id to a contact; false when it was already linked (to anyone).
+  Result<bool> AddIdentity(core::Connection& conn, const TenantId& tenant, const std::string& wa_id,
+                           const ContactId& contact, int64_t now);
+  // Loads the WhatsApp ids of these contacts (one query).
+  Status FillWaIds(core::Connection& conn, const TenantId& tenant, std::vector<Contact>& contacts);
   Result<Contact> LoadContact(core::Connection& conn, const TenantId& tenant, const ContactId& id);
 
   core::Database& db_;

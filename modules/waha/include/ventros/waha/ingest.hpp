@@ -157,6 +157,6 @@ class LidResolver {
 };
 
 // POST /webhooks/waha/{channel_id}
-void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest, crm::MessagingService& messaging);
+void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest);
 
 }  // namespace ventros::waha
