@@ -9,6 +9,11 @@
 #include "ventros/core/migrations.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
+#include "ventros/llm/embedder.hpp"
+#include "ventros/llm/reranker.hpp"
+#include "ventros/memory/memory.hpp"
+// (after memory.hpp)
+#include "ventros/memory/local_embedder.hpp"
 #include "ventros/waha/gateway.hpp"
 #include "ventros/waha/ingest.hpp"
 
@@ -30,6 +35,48 @@ std::string PublicUrl(const core::Config& config) {
   return config.server.public_url.empty() ? "http://" + config.server.listen
                                           : config.server.public_url;
 }
+
+MemoryParts::MemoryParts() = default;
+MemoryParts::MemoryParts(MemoryParts&&) noexcept = default;
+MemoryParts::~MemoryParts() = default;
+
+core::Result<MemoryParts> BuildMemory(const core::Config& config, core::Database& db,
+                                      const core::Clock& clock, core::Logger logger,
+                                      crm::MessagingService& messaging, core::HttpClient& http,
+                                      core::MetricsRegistry* metrics) {
+  const auto& m = config.memory;
+  MemoryParts parts;
+  if (m.embedder == "local") {
+    parts.embedder = std::make_unique<memory::LocalEmbedder>(m.embedder_dimensions);
+  } else {
+    llm::HostedEmbedderOptions o;
+    o.provider = m.embedder;
+    o.base_url = m.embedder_url;
+    o.api_key = m.embedder_api_key;
+    o.model = m.embedder_model;
+    o.dimensions = m.embedder_dimensions;
+    o.batch_size = m.embedder_batch_size;
+    o.timeout = std::chrono::milliseconds(config.http_client.request_timeout_ms);
+    VENTROS_ASSIGN_OR_RETURN(parts.embedder, llm::MakeHostedEmbedder(o, http));
+  }
+  if (!m.rerank_url.empty()) {
+    llm::RerankApiOptions o;
+    o.base_url = m.rerank_url;
+    o.api_key = m.rerank_api_key;
+    o.model = m.rerank_model;
+    VENTROS_ASSIGN_OR_RETURN(parts.reranker, llm::MakeRerankApi(o, http));
+  }
+  memory::MemoryService::Options o;
+  o.embedding_cache_entries = static_cast<size_t>(m.embedding_cache_entries);
+  o.search_cache_entries = static_cast<size_t>(m.search_cache_entries);
+  o.search_cache_ttl_ms = m.search_cache_ttl_ms;
+  o.ef_search = m.ef_search;
+  parts.service = std::make_unique<memory::MemoryService>(
+      db, clock, std::move(logger), messaging, *parts.embedder, parts.reranker.get(), metrics, o);
+  return parts;
+}
+
+memory::MemoryService* Server::memory() { return memory_ ? memory_->service.get() : nullptr; }
 
 core::HttpClientOptions HttpClientOptionsFrom(const core::Config& config) {
   core::HttpClientOptions o;
@@ -122,6 +169,22 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       media_opts.types = {"message.received", "message.sent"};
       media_opts.max_attempts = 5;
       s->bus_->Subscribe("waha.media", s->media_->Handler(), media_opts);
+    } else if (module == "memory") {
+      VENTROS_ASSIGN_OR_RETURN(auto parts,
+                               BuildMemory(config, *s->db_, s->clock_, s->logger_, *s->messaging_,
+                                           *s->http_client_, &s->metrics_));
+      s->memory_ = std::make_unique<MemoryParts>(std::move(parts));
+      memory::MemoryService* service = s->memory_->service.get();
+      memory::RegisterMemoryRoutes(s->router_, *service);
+      core::ConsumerOptions opts;
+      opts.types = memory::MemoryService::ConsumedEventTypes();
+      opts.batch_size = 64;
+      opts.batch_handler = [service](std::span<const core::Event> events) {
+        return service->HandleEvents(events);
+      };
+      s->bus_->Subscribe(
+          "memory.indexer", [service](const core::Event& e) { return service->HandleEvent(e); },
+          opts);
     }
   }
 
@@ -140,6 +203,8 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
 }
 
 Server::~Server() {
+  loader_stop_ = true;
+  if (vector_loader_.joinable()) vector_loader_.join();
   if (http_) http_->Stop();
   if (bus_) bus_->Stop();
   {
@@ -152,21 +217,44 @@ Server::~Server() {
 
 Status Server::Start() {
   VENTROS_RETURN_IF_ERROR(http_->Start());
+  if (auto* mem = memory()) {
+    vector_loader_ = std::thread([this, mem] {
+      Status loaded = mem->LoadVectors(&loader_stop_);
+      if (!loaded.ok()) logger_->error("memory: loading vectors failed: {}", loaded.ToString());
+    });
+  }
   if (!config_.events.run_consumers) {
     logger_->info("event consumers are off in this instance (events.run_consumers=false)");
     return Status::Ok();
   }
   bus_->Start(std::chrono::milliseconds(config_.events.poll_interval_ms),
               config_.events.consumer_nice);
+  // Housekeeping: ends silent sessions, and loads vectors other instances indexed (this
+  // instance's own are added as it indexes them).
   sweeper_ = std::thread([this] {
+    using std::chrono::steady_clock;
+    const auto sweep_every = std::chrono::milliseconds(config_.crm.session_sweep_interval_ms);
+    const auto refresh_every = std::chrono::milliseconds(config_.memory.vector_refresh_interval_ms);
+    auto next_sweep = steady_clock::now(), next_refresh = steady_clock::now() + refresh_every;
     std::unique_lock lock(sweeper_mu_);
     while (!sweeper_stop_) {
       lock.unlock();
-      auto ended = messaging_->EndExpiredSessions();
-      if (!ended.ok()) logger_->warn("session sweep: {}", ended.status().ToString());
+      auto now = steady_clock::now();
+      if (now >= next_sweep) {
+        auto ended = messaging_->EndExpiredSessions();
+        if (!ended.ok()) logger_->warn("session sweep: {}", ended.status().ToString());
+        next_sweep = now + sweep_every;
+      }
+      if (now >= next_refresh) {
+        if (auto* mem = memory()) {
+          Status caught = mem->CatchUpVectors();
+          if (!caught.ok()) logger_->warn("memory vector refresh: {}", caught.ToString());
+        }
+        next_refresh = now + refresh_every;
+      }
       lock.lock();
-      sweeper_cv_.wait_for(lock, std::chrono::milliseconds(config_.crm.session_sweep_interval_ms),
-                           [this] { return sweeper_stop_; });
+      sweeper_cv_.wait_until(lock, std::min(next_sweep, next_refresh),
+                             [this] { return sweeper_stop_; });
     }
   });
   logger_->info("ventros listening on http://{}:{}",

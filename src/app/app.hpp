@@ -2,6 +2,7 @@
 // Composition root: builds config, logger, database, modules and the HTTP server, in that order,
 // by hand. Also the CLI entry point. Only src/main.cpp and tests use this header.
 
+#include <atomic>
 #include <condition_variable>
 #include <iosfwd>
 #include <memory>
@@ -35,7 +36,29 @@ class MediaDownloader;
 class LidResolver;
 }  // namespace ventros::waha
 
+namespace ventros::llm {
+class Embedder;
+class Reranker;
+}  // namespace ventros::llm
+namespace ventros::memory {
+class MemoryService;
+}  // namespace ventros::memory
+
 namespace ventros::app {
+
+// The memory module's parts, built from config (by `serve` and by the memory CLI verbs).
+struct MemoryParts {
+  std::unique_ptr<llm::Embedder> embedder;
+  std::unique_ptr<llm::Reranker> reranker;
+  std::unique_ptr<memory::MemoryService> service;
+  MemoryParts();
+  MemoryParts(MemoryParts&&) noexcept;
+  ~MemoryParts();
+};
+core::Result<MemoryParts> BuildMemory(const core::Config& config, core::Database& db,
+                                      const core::Clock& clock, core::Logger logger,
+                                      crm::MessagingService& messaging, core::HttpClient& http,
+                                      core::MetricsRegistry* metrics);
 
 // One running instance: everything `ventros serve` builds.
 class Server {
@@ -55,6 +78,8 @@ class Server {
   core::Database& database() { return *db_; }
   core::EventBus& bus() { return *bus_; }
   crm::MessagingService& messaging() { return *messaging_; }
+  // Null when this instance does not host the memory module.
+  memory::MemoryService* memory();
   const core::Router& router() const { return router_; }
   core::MetricsRegistry& metrics() { return metrics_; }
 
@@ -74,8 +99,13 @@ class Server {
   std::unique_ptr<waha::WahaSender> sender_;
   std::unique_ptr<waha::MediaDownloader> media_;
   std::unique_ptr<waha::LidResolver> lids_;
+  std::unique_ptr<MemoryParts> memory_;
   core::Router router_;
   std::unique_ptr<core::HttpServer> http_;
+  // Loads the memory's vectors after start, so webhooks are acknowledged at once; searches see
+  // the vectors as they load.
+  std::thread vector_loader_;
+  std::atomic<bool> loader_stop_{false};
   // Ends sessions silent for longer than their timeout.
   std::thread sweeper_;
   std::mutex sweeper_mu_;

@@ -2,17 +2,21 @@
 // take --json. Exit codes: 0 success, 1 failure, 2 usage error; errors go to stderr in one line.
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <iostream>
 #include <ostream>
 
 #include "app/app.hpp"
 #include "ventros/core/events.hpp"
+#include "ventros/core/http_client.hpp"
 #include "ventros/core/json.hpp"
 #include "ventros/core/migrations.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
+#include "ventros/memory/memory.hpp"
 
 namespace ventros::app {
 
@@ -314,6 +318,48 @@ class Cli {
         return MessageSend(ms_flags, ms_tenant, ms_contact, ms_chat, ms_text, ms_json);
       };
     });
+
+    // memory
+    auto* mem = app.add_subcommand("memory", "Search and rebuild the memory");
+    mem->require_subcommand(1);
+    mem->footer(
+        "Example:\n  ventros memory search --tenant TENANT_ID --contact CONTACT_ID --query "
+        "\"quero cancelar\"");
+    CommonFlags me_flags;
+    std::string me_tenant, me_contact, me_query, me_strategy;
+    int me_top_k = 5;
+    bool me_json = false;
+    auto* me_search = mem->add_subcommand(
+        "search", "Hybrid search of a contact's memory; prints the context an agent reads");
+    AddCommon(me_search, me_flags);
+    me_search->add_option("--tenant", me_tenant, "Tenant id")->required();
+    me_search->add_option("--contact", me_contact, "Contact id")->required();
+    me_search->add_option("--query", me_query, "What to look for")->required();
+    me_search->add_option("--strategy", me_strategy,
+                          "Retrieval strategy (retention_churn, sales_prospecting, "
+                          "support_technical, support_billing, balanced, ...)");
+    me_search->add_option("--top-k", me_top_k, "Sessions to return (1-20)")
+        ->check(CLI::Range(1, 20));
+    me_search->add_flag("--json", me_json, "Print the whole result as JSON");
+    me_search->footer(
+        "Examples:\n  ventros memory search --tenant 0193a5c4-... --contact 0193a5d0-... --query "
+        "\"cancelar caro\" --strategy retention_churn\n  ventros memory search --tenant ... "
+        "--contact ... --query \"erro 500\" --top-k 3 --json");
+    me_search->callback([&] {
+      action = [&] {
+        return MemorySearch(me_flags, me_tenant, me_contact, me_query, me_strategy, me_top_k,
+                            me_json);
+      };
+    });
+    std::string mr_tenant;
+    auto* me_reindex = mem->add_subcommand(
+        "reindex", "Rebuild summaries, keyword terms and embeddings of every memory document");
+    AddCommon(me_reindex, me_flags);
+    me_reindex->add_option("--tenant", mr_tenant, "Only this tenant (default: all)");
+    me_reindex->footer(
+        "Examples:\n  ventros memory reindex\n  ventros memory reindex --tenant 0193a5c4-...\n"
+        "Run it after changing memory.embedder; the server can keep running.");
+    me_reindex->callback([&] { action = [&] { return MemoryReindex(me_flags, mr_tenant); }; });
 
     // events
     auto* events = app.add_subcommand("events", "Inspect the event outbox and dead letters");
@@ -617,6 +663,64 @@ class Cli {
                             c.name, c.waha_url, c.waha_session);
       }
     }
+    return kExitOk;
+  }
+
+  int MemorySearch(const CommonFlags& flags, const std::string& tenant, const std::string& contact,
+                   const std::string& query, const std::string& strategy, int top_k, bool json) {
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    if (!core::IsUuid(contact)) {
+      return Fail(Status::NotFound(fmt::format("contact {} not found", contact)));
+    }
+    crm::MessagingService crm_svc(*(*ctx)->db, (*ctx)->clock);
+    core::HttpClient http(HttpClientOptionsFrom((*ctx)->config));
+    auto parts = BuildMemory((*ctx)->config, *(*ctx)->db, (*ctx)->clock, core::NullLogger(),
+                             crm_svc, http, nullptr);
+    if (!parts.ok()) return Fail(parts.status());
+    Status loaded = parts->service->LoadVectors();
+    if (!loaded.ok()) return Fail(loaded);
+    memory::SearchRequest req;
+    req.tenant = crm::TenantId(tenant);
+    req.contact = crm::ContactId(contact);
+    req.query = query;
+    if (!strategy.empty()) req.strategy = strategy;
+    req.top_k = top_k;
+    auto result = parts->service->Search(req);
+    if (!result.ok()) return Fail(result.status());
+    out_ << (json ? memory::SearchResultJson(*result) + "\n" : result->context);
+    return kExitOk;
+  }
+
+  int MemoryReindex(const CommonFlags& flags, const std::string& tenant) {
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::MessagingService crm_svc(*(*ctx)->db, (*ctx)->clock);
+    core::HttpClient http(HttpClientOptionsFrom((*ctx)->config));
+    auto parts = BuildMemory((*ctx)->config, *(*ctx)->db, (*ctx)->clock, core::NullLogger(),
+                             crm_svc, http, nullptr);
+    if (!parts.ok()) return Fail(parts.status());
+    // A progress bar on a terminal; plain lines every 10 % otherwise (logs, CI).
+    bool tty = ::isatty(STDERR_FILENO) == 1 && &err_ == &std::cerr;
+    int last_decile = -1;
+    auto progress = [&](int64_t done, int64_t total) {
+      int pct = total == 0 ? 100 : static_cast<int>(done * 100 / total);
+      if (tty) {
+        int filled = pct * 30 / 100;
+        err_ << fmt::format("\r[{}{}] {:3}% {}/{}", std::string(filled, '#'),
+                            std::string(30 - filled, ' '), pct, done, total)
+             << std::flush;
+        if (done == total) err_ << "\n";
+      } else if (pct / 10 != last_decile) {
+        last_decile = pct / 10;
+        err_ << fmt::format("reindex: {}/{} documents ({}%)\n", done, total, pct);
+      }
+    };
+    std::optional<crm::TenantId> only;
+    if (!tenant.empty()) only = crm::TenantId(tenant);
+    Status st = parts->service->Reindex(only, progress);
+    if (!st.ok()) return Fail(st);
+    out_ << "Memory reindexed.\n";
     return kExitOk;
   }
 

@@ -135,6 +135,36 @@ const std::vector<KeyDef>& Defs() {
         VENTROS_INT(events.poll_interval_ms,
                     "Event consumers look for new events at least this often (other instances' "
                     "writes); in-process writes wake them at once."),
+        VENTROS_STR(memory.embedder,
+                    "Embedding model: local (built in, no network), gemini, vertex or openai (any "
+                    "OpenAI-compatible /v1/embeddings server)."),
+        VENTROS_STR(
+            memory.embedder_url,
+            "Base URL of the hosted embedder, e.g. https://generativelanguage.googleapis.com"
+            " or http://127.0.0.1:11434 (Ollama)."),
+        VENTROS_STR(memory.embedder_model,
+                    "Model of the hosted embedder, e.g. text-embedding-004 or nomic-embed-text."),
+        VENTROS_STR(
+            memory.embedder_api_key,
+            "API key of the hosted embedder (secret: set VENTROS_MEMORY_EMBEDDER_API_KEY)."),
+        VENTROS_INT(memory.embedder_dimensions, "Size of the embedding vectors (8 to 4096)."),
+        VENTROS_INT(memory.embedder_batch_size, "Texts per request to a hosted embedder."),
+        VENTROS_STR(memory.rerank_url,
+                    "Base URL of a Jina-compatible rerank API (POST /v1/rerank); empty: the local "
+                    "scorer."),
+        VENTROS_STR(memory.rerank_model, "Model of the rerank API."),
+        VENTROS_STR(memory.rerank_api_key,
+                    "API key of the rerank API (secret: set VENTROS_MEMORY_RERANK_API_KEY)."),
+        VENTROS_INT(memory.embedding_cache_entries,
+                    "Embeddings kept in memory (LRU, by tenant and text)."),
+        VENTROS_INT(memory.search_cache_entries,
+                    "Search results kept in memory (LRU); new data about a contact invalidates "
+                    "its entries."),
+        VENTROS_INT(memory.search_cache_ttl_ms, "Longest time a cached search result is reused."),
+        VENTROS_INT(memory.ef_search,
+                    "HNSW search breadth: higher finds more true neighbours, slower (16 to 1000)."),
+        VENTROS_INT(memory.vector_refresh_interval_ms,
+                    "How often this instance loads vectors that other instances indexed."),
         VENTROS_BOOL(bootstrap.create_default_tenant,
                      "On first start (no tenants), create one and print its admin API key once."),
         VENTROS_STR(bootstrap.default_tenant_name, "Name of the tenant created on first start."),
@@ -142,7 +172,7 @@ const std::vector<KeyDef>& Defs() {
     d.push_back(
         KeyDef{{"modules", ConfigType::kStringList, "VENTROS_MODULES", "",
                 "Modules this instance hosts (comma-separated in the environment and --modules). "
-                "Known: crm."},
+                "Known: crm, memory."},
                [](Config& c, const json::value& v) {
                  c.modules.clear();
                  for (const auto& m : v.as_array()) c.modules.emplace_back(m.as_string());
@@ -451,12 +481,42 @@ Status ConfigLoader::Validate(const Config& c) {
           "configuration key '{}' must be at most {}; got {}", d.info.key, d.max_value, v));
     }
   }
-  static const std::vector<std::string> kModules = {"crm"};
+  static const std::vector<std::string> kModules = {"crm", "memory"};
   for (const auto& m : c.modules) {
     if (std::find(kModules.begin(), kModules.end(), m) == kModules.end()) {
       return Status::InvalidArgument(
-          fmt::format("configuration key 'modules': unknown module '{}' (known: crm)", m));
+          fmt::format("configuration key 'modules': unknown module '{}' (known: crm, memory)", m));
     }
+  }
+  static const std::vector<std::string> kEmbedders = {"local", "gemini", "vertex", "openai"};
+  if (std::find(kEmbedders.begin(), kEmbedders.end(), c.memory.embedder) == kEmbedders.end()) {
+    return Status::InvalidArgument(fmt::format(
+        "configuration key 'memory.embedder' must be local, gemini, vertex or openai; got '{}'",
+        c.memory.embedder));
+  }
+  if (c.memory.embedder != "local" &&
+      (c.memory.embedder_url.empty() || c.memory.embedder_model.empty())) {
+    return Status::InvalidArgument(
+        fmt::format("memory.embedder '{}' needs memory.embedder_url and memory.embedder_model",
+                    c.memory.embedder));
+  }
+  if (c.memory.embedder_dimensions < 8 || c.memory.embedder_dimensions > 4096) {
+    return Status::InvalidArgument(
+        fmt::format("configuration key 'memory.embedder_dimensions' must be 8 to 4096; got {}",
+                    c.memory.embedder_dimensions));
+  }
+  if (c.memory.ef_search < 16 || c.memory.ef_search > 1000) {
+    return Status::InvalidArgument(fmt::format(
+        "configuration key 'memory.ef_search' must be 16 to 1000; got {}", c.memory.ef_search));
+  }
+  VENTROS_RETURN_IF_ERROR(positive("memory.embedder_batch_size", c.memory.embedder_batch_size));
+  VENTROS_RETURN_IF_ERROR(
+      positive("memory.embedding_cache_entries", c.memory.embedding_cache_entries));
+  VENTROS_RETURN_IF_ERROR(positive("memory.search_cache_entries", c.memory.search_cache_entries));
+  VENTROS_RETURN_IF_ERROR(
+      positive("memory.vector_refresh_interval_ms", c.memory.vector_refresh_interval_ms));
+  if (c.memory.search_cache_ttl_ms < 0) {
+    return Status::InvalidArgument("configuration key 'memory.search_cache_ttl_ms' must be >= 0");
   }
   return Status::Ok();
 }

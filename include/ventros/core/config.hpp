@@ -59,11 +59,27 @@ struct Config {
     bool run_consumers = true;  // false: an edge instance that only stores and answers
     int consumer_nice = 10;     // consumers yield the CPU to request handling
   } events;
+  struct Memory {
+    std::string embedder = "local";  // local | gemini | vertex | openai
+    std::string embedder_url;
+    std::string embedder_model;
+    std::string embedder_api_key;  // secret: set through the environment
+    int embedder_dimensions = 768;
+    int embedder_batch_size = 64;
+    std::string rerank_url;  // empty: the local scorer
+    std::string rerank_model = "jina-reranker-v2-base-multilingual";
+    std::string rerank_api_key;  // secret: set through the environment
+    int64_t embedding_cache_entries = 10000;
+    int64_t search_cache_entries = 2000;
+    int64_t search_cache_ttl_ms = 60000;
+    int ef_search = 64;
+    int64_t vector_refresh_interval_ms = 2000;
+  } memory;
   struct Bootstrap {
     bool create_default_tenant = true;
     std::string default_tenant_name = "default";
   } bootstrap;
-  std::vector<std::string> modules = {"crm"};
+  std::vector<std::string> modules = {"crm", "memory"};
 };
 
 enum class ConfigType { kString, kInt, kBool, kStringList };

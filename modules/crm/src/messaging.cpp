@@ -440,25 +440,30 @@ Result<bool> MessagingService::AddIdentity(core::Connection& conn, const TenantI
 Status MessagingService::FillWaIds(core::Connection& conn, const TenantId& tenant,
                                    std::vector<Contact>& contacts) {
   if (contacts.empty()) return Status::Ok();
-  // One query for a whole page of contacts.
-  std::vector<DbValue> params = {DbValue(tenant.str())};
+  // One query for a whole page of contacts, by the contact index. The tenant is checked on each
+  // row and the ids sorted here: with `tenant_id = ?` or `ORDER BY wa_id` in the SQL, SQLite walks
+  // the tenant's whole identity table in key order instead (1.4 ms per contact at 20k contacts).
+  std::vector<DbValue> params;
   std::string in;
   for (const auto& c : contacts) {
     params.emplace_back(c.id.str());
     in += fmt::format("{}${}", in.empty() ? "" : ", ", params.size());
   }
   VENTROS_ASSIGN_OR_RETURN(
-      auto rows, conn.Query(fmt::format("SELECT contact_id, wa_id FROM contact_identities WHERE "
-                                        "tenant_id = $1 AND contact_id IN ({}) ORDER BY wa_id",
-                                        in),
-                            params));
+      auto rows,
+      conn.Query(fmt::format("SELECT contact_id, wa_id, tenant_id FROM contact_identities WHERE "
+                             "contact_id IN ({})",
+                             in),
+                 params));
   for (auto& c : contacts) c.wa_ids.clear();
   for (const auto& r : rows.rows) {
+    if (r.GetText(2) != tenant.str()) continue;
     std::string owner = r.GetText(0);
     for (auto& c : contacts) {
       if (c.id.str() == owner) c.wa_ids.push_back(r.GetText(1));
     }
   }
+  for (auto& c : contacts) std::sort(c.wa_ids.begin(), c.wa_ids.end());
   return Status::Ok();
 }
 

@@ -1,0 +1,224 @@
+#pragma once
+// The memory of a tenant: what a human agent would want to know about a contact, found in a few
+// milliseconds. The indexer (an event consumer) keeps the module's own tables current from CRM
+// events: messages with sentiment and keyword terms, one memory document per session (header,
+// extractive summary, embedding), the knowledge graph. Search fuses vector, keyword, graph and
+// recency channels with weighted Reciprocal Rank Fusion, reranks, adds contact aggregates and
+// memory facts, and formats the context an agent reads.
+//
+// Thread-safety: MemoryService is thread-safe. Search runs on request threads; the indexer runs
+// on its consumer thread.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ventros/core/clock.hpp"
+#include "ventros/core/db.hpp"
+#include "ventros/core/events.hpp"
+#include "ventros/core/http.hpp"
+#include "ventros/core/log.hpp"
+#include "ventros/core/metrics.hpp"
+#include "ventros/core/status.hpp"
+#include "ventros/crm/messaging.hpp"
+#include "ventros/llm/embedder.hpp"
+#include "ventros/llm/reranker.hpp"
+
+namespace ventros::memory {
+
+using core::Result;
+using core::Status;
+
+class VectorIndex;
+class CachingEmbedder;
+
+// Channel weights of a retrieval strategy (docs/memory.md has the table).
+struct StrategyWeights {
+  double vector = 0, keyword = 0, graph = 0, recent = 0;
+};
+// The built-in strategies, by name.
+const std::map<std::string, StrategyWeights>& Strategies();
+
+// Weighted Reciprocal Rank Fusion: score(d) = sum over lists of weight / (k + rank of d), rank
+// from 1. Best first; equal scores ordered by id.
+struct RankedList {
+  std::vector<int64_t> ids;  // best first
+  double weight = 0;
+};
+std::vector<std::pair<int64_t, double>> FuseRanks(const std::vector<RankedList>& lists,
+                                                  double k = 60);
+
+// What a search may look at.
+struct KnowledgeScope {
+  std::optional<int> lookback_days;     // only sessions active in the last N days
+  bool include_agent_transfers = true;  // graph: follow transferred_to edges
+  bool contact_only = false;            // vector/keyword: only this contact's sessions
+};
+
+struct SearchRequest {
+  crm::TenantId tenant;
+  crm::ContactId contact;
+  std::string query;
+  std::optional<std::string> strategy;        // a name from Strategies()
+  std::optional<std::string> agent_category;  // used as the strategy when none is given
+  std::optional<StrategyWeights> weights;     // custom weights instead of a strategy's
+  int top_k = 5;                              // 1..20
+  std::optional<KnowledgeScope> scope;
+  bool use_cache = true;
+};
+
+struct ChannelRank {
+  int rank = 0;  // from 1
+  double score = 0;
+};
+
+struct SearchHit {
+  int64_t doc = 0;  // memory document number
+  std::string session_id;
+  std::string contact_id;
+  std::string header, summary;
+  int64_t started_at = 0;
+  std::optional<int64_t> ended_at;
+  std::map<std::string, ChannelRank> channels;  // vector, keyword, graph, recent
+  double fused = 0;
+  double rerank = 0;
+  double similarity = 0;  // cosine of the query and the document
+};
+
+struct RecentMessage {
+  std::string id;
+  bool from_me = false;
+  std::string source;
+  std::string body;
+  int64_t message_at = 0;
+};
+
+struct Fact {
+  std::string id;
+  std::string contact_id;
+  std::string type;  // budget_constraint | preference | goal | pain_point | objection |
+                     // constraint | technical_info | personal_info | business_info
+  std::string subject;
+  std::string text;
+  std::string value = "{}";  // JSON
+  double confidence = 1;
+  std::string origin;  // manual | extracted
+  std::optional<std::string> source_session_id;
+  int64_t valid_from = 0;
+  std::optional<int64_t> valid_to;
+  int64_t created_at = 0;
+  std::optional<int64_t> expired_at;
+  std::optional<std::string> supersedes;
+};
+
+struct FactInput {
+  std::string type, text, subject;
+  std::string value = "{}";
+  double confidence = 1;
+  std::optional<int64_t> valid_from;
+  std::optional<std::string> source_session_id;
+  std::optional<std::string> supersedes;  // closes that fact (valid_to = valid_from)
+};
+
+struct ContactStats {
+  int64_t total_sessions = 0;
+  std::optional<double> average_sentiment;
+  std::string sentiment_trend;  // improving | worsening | stable | unknown
+  std::optional<int64_t> last_interaction_at;
+  std::optional<std::string> campaign_source;
+  std::optional<std::string> pipeline_stage;
+  std::optional<int64_t> days_in_stage;
+  std::string name;
+};
+
+struct SearchResult {
+  std::string strategy;
+  StrategyWeights weights;
+  std::vector<RecentMessage> recent_messages;  // baseline, oldest first
+  std::vector<SearchHit> hits;                 // best first
+  ContactStats stats;
+  std::vector<Fact> facts;  // active
+  std::map<std::string, double> timings_ms;
+  bool cache_hit = false;
+  std::string context;  // the four-section text
+};
+
+std::string SearchResultJson(const SearchResult& r);
+std::string FactJson(const Fact& f);
+
+class MemoryService {
+ public:
+  struct Options {
+    size_t embedding_cache_entries = 10000;
+    size_t search_cache_entries = 2000;
+    int64_t search_cache_ttl_ms = 60000;
+    int ef_search = 64;
+    int graph_hop_limit = 50;  // nodes expanded per hop
+  };
+  // `embedder` is the document/query embedder; `reranker` (optional) replaces the local scorer.
+  MemoryService(core::Database& db, const core::Clock& clock, core::Logger logger,
+                crm::MessagingService& crm, llm::Embedder& embedder, llm::Reranker* reranker,
+                core::MetricsRegistry* metrics, Options options);
+  MemoryService(core::Database& db, const core::Clock& clock, core::Logger logger,
+                crm::MessagingService& crm, llm::Embedder& embedder)
+      : MemoryService(db, clock, std::move(logger), crm, embedder, nullptr, nullptr, Options{}) {}
+  ~MemoryService();
+  MemoryService(const MemoryService&) = delete;
+  MemoryService& operator=(const MemoryService&) = delete;
+
+  // Indexer: the event types it consumes, and the handlers (idempotent).
+  static const std::vector<std::string>& ConsumedEventTypes();
+  Status HandleEvents(std::span<const core::Event> events);
+  Status HandleEvent(const core::Event& event) { return HandleEvents({&event, 1}); }
+
+  // Loads every stored embedding into the vector index (start-up; logs progress); `stop` ends it
+  // early (shutdown). CatchUpVectors then loads what other instances indexed since.
+  Status LoadVectors(const std::atomic<bool>* stop = nullptr);
+  Status CatchUpVectors();
+
+  // Re-derives every document (summary, terms, embedding) from the stored messages. `progress`
+  // is called with (done, total).
+  Status Reindex(std::optional<crm::TenantId> tenant,
+                 const std::function<void(int64_t, int64_t)>& progress = {});
+
+  Result<SearchResult> Search(const SearchRequest& request);
+
+  // Facts.
+  Result<std::vector<Fact>> ListFacts(const crm::TenantId& tenant, const crm::ContactId& contact,
+                                      std::optional<int64_t> as_of, bool include_history);
+  Result<Fact> AddFact(const crm::TenantId& tenant, const crm::ContactId& contact,
+                       const FactInput& input);
+
+  // Bulk loading for benchmarks and imports: stores messages and documents directly (no events).
+  struct BulkMessage {
+    std::string id, session_id, contact_id, source, body;
+    bool from_me = false;
+    int64_t message_at = 0;
+  };
+  struct BulkSession {
+    std::string id, contact_id, channel_id, agent_category, outcome, contact_name, campaign;
+    int64_t started_at = 0, ended_at = 0;
+    std::vector<BulkMessage> messages;
+  };
+  Status BulkLoad(const crm::TenantId& tenant, std::span<const BulkSession> sessions);
+
+  llm::Embedder& embedder() { return embedder_; }
+  size_t VectorCount(const crm::TenantId& tenant) const;
+
+ private:
+  struct Impl;
+  llm::Embedder& embedder_;
+  std::unique_ptr<Impl> impl_;
+};
+
+void RegisterMemoryRoutes(core::Router& router, MemoryService& service);
+
+}  // namespace ventros::memory

@@ -1,0 +1,271 @@
+// The memory REST API through the whole application on both engines: a WAHA webhook flows into
+// the memory (indexer consumer), /v1/memory/search returns the context, facts are recorded and
+// read back; bad input is a 400 naming the field, another tenant's contact a 404, roles apply.
+// Also the rerank API path against a fake Jina-compatible server on loopback.
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "support/fake_http_server.hpp"
+#include "support/test_db.hpp"
+#include "ventros/core/crypto.hpp"
+#include "ventros/core/http_client.hpp"
+#include "ventros/crm/tenants.hpp"
+#include "ventros/memory/memory.hpp"
+
+using ventros::testing::ParseJson;
+using ventros::testing::TestDb;
+using ventros::testing::TestServer;
+namespace json = boost::json;
+
+namespace {
+
+std::string Fixture(const std::string& name) {
+  const char* root = std::getenv("VENTROS_SOURCE_DIR");
+  std::ifstream in(std::string(root ? root : ".") + "/tests/fixtures/waha/" + name);
+  std::stringstream s;
+  s << in.rdbuf();
+  REQUIRE_FALSE(s.str().empty());
+  return s.str();
+}
+
+// Polls until `done` holds (the server indexes on its own consumer thread).
+template <typename F>
+bool Eventually(F done) {
+  for (int i = 0; i < 400; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return done();
+}
+
+std::string Message(const TestServer::Reply& r) {
+  return std::string(ParseJson(r.body).at("error").at("message").as_string());
+}
+
+std::string NewKey(TestServer& s, const std::string& role) {
+  auto r = s.Call("POST", "/v1/api-keys", s.admin_key(),
+                  fmt::format(R"({{"name":"{}","role":"{}"}})", role, role));
+  REQUIRE(r.status == 201);
+  return std::string(ParseJson(r.body).at("key").as_string());
+}
+
+}  // namespace
+
+VENTROS_DB_TEST("Memory API: a webhook becomes searchable memory; facts in and out",
+                "[api][memory]") {
+  TestDb db(engine);
+  TestServer s(db.url());
+  const std::string admin = s.admin_key();
+  auto ch = s.Call("POST", "/v1/channels", admin,
+                   R"({"name":"main","waha_url":"http://127.0.0.1:9","hmac_secret":"sekret"})");
+  REQUIRE(ch.status == 201);
+  std::string channel(ParseJson(ch.body).at("id").as_string());
+  std::string text = Fixture("message_text.json");
+  ventros::core::HttpClient client;
+  ventros::core::HttpClientRequest req;
+  req.method = "POST";
+  req.url = s.base_url() + "/webhooks/waha/" + channel;
+  req.body = text;
+  req.headers = {{"Content-Type", "application/json"},
+                 {"X-Webhook-Hmac", ventros::core::HmacSha512Hex("sekret", text)}};
+  auto hook = client.Send(req);
+  REQUIRE(hook.ok());
+  REQUIRE(hook->status == 200);
+
+  std::string contact;
+  REQUIRE(Eventually([&] {
+    auto items = ParseJson(s.Call("GET", "/v1/contacts", admin).body).at("items").as_array();
+    if (items.empty()) return false;
+    contact = std::string(items[0].at("id").as_string());
+    return true;
+  }));
+
+  // The indexer catches up on its own thread; the message shows in the baseline.
+  json::value result;
+  REQUIRE(Eventually([&] {
+    auto r = s.Call(
+        "POST", "/v1/memory/search", admin,
+        fmt::format(R"({{"contact_id":"{}","query":"cancelar caro","strategy":"retention_churn"}})",
+                    contact));
+    if (r.status != 200) return false;
+    result = ParseJson(r.body);
+    return !result.at("recent_messages").as_array().empty();
+  }));
+  CHECK(result.at("strategy") == "retention_churn");
+  CHECK(result.at("weights").at("vector").as_double() == Approx(0.5));
+  CHECK(result.at("recent_messages").as_array()[0].at("body") ==
+        "Quero cancelar minha conta, muito caro");
+  std::string ctx(result.at("context").as_string());
+  CHECK_THAT(ctx, Catch::Contains("] Contact: \"Quero cancelar minha conta, muito caro\""));
+  CHECK_THAT(ctx, Catch::Contains("Name: Leonardo"));
+  CHECK(result.at("timings_ms").at("total").as_double() >= 0);
+  CHECK(result.at("contact_stats").at("total_sessions") == 1);
+
+  // Facts: recorded by an agent, read by anyone in the tenant, superseded with history kept.
+  std::string agent = NewKey(s, "agent");
+  std::string readonly = NewKey(s, "readonly");
+  std::string facts = "/v1/contacts/" + contact + "/facts";
+  auto f1 = s.Call(
+      "POST", facts, agent,
+      R"({"type":"budget_constraint","text":"R$ 5000/mês","value":{"amount":5000,"currency":"BRL","period":"month"},"confidence":0.8})");
+  REQUIRE(f1.status == 201);
+  std::string f1_id(ParseJson(f1.body).at("id").as_string());
+  CHECK(ParseJson(f1.body).at("value").at("amount") == 5000);
+  auto f2 = s.Call("POST", facts, agent,
+                   fmt::format(R"({{"type":"budget_constraint","text":"R$ 3000/mês",)"
+                               R"("supersedes":"{}"}})",
+                               f1_id));
+  REQUIRE(f2.status == 201);
+  auto active = ParseJson(s.Call("GET", facts, readonly).body).at("items").as_array();
+  REQUIRE(active.size() == 1);
+  CHECK(active[0].at("text") == "R$ 3000/mês");
+  auto all = ParseJson(s.Call("GET", facts + "?include_history=true", readonly).body)
+                 .at("items")
+                 .as_array();
+  CHECK(all.size() == 2);
+  auto later = s.Call("POST", "/v1/memory/search", agent,
+                      fmt::format(R"({{"contact_id":"{}","query":"orçamento"}})", contact));
+  REQUIRE(later.status == 200);
+  CHECK_THAT(std::string(ParseJson(later.body).at("context").as_string()),
+             Catch::Contains("[budget_constraint] R$ 3000/mês (confidence 1.00"));
+
+  // Roles: readonly may read facts but neither search nor write.
+  CHECK(s.Call("POST", facts, readonly, R"({"type":"goal","text":"x"})").status == 403);
+  CHECK(s.Call("POST", "/v1/memory/search", readonly,
+               fmt::format(R"({{"contact_id":"{}","query":"x"}})", contact))
+            .status == 403);
+  CHECK(s.Call("GET", facts).status == 401);
+
+  // Bad input: a 400 that names the field.
+  auto search = [&](const std::string& body) {
+    return s.Call("POST", "/v1/memory/search", admin, body);
+  };
+  auto broken = search("{broken");
+  CHECK(broken.status == 400);
+  CHECK(ParseJson(broken.body).at("error").at("code") == "invalid_json");
+  auto missing = search(R"({"query":"x"})");
+  CHECK(missing.status == 400);
+  CHECK_THAT(Message(missing), Catch::Contains("contact_id"));
+  auto wrong_type =
+      search(fmt::format(R"({{"contact_id":"{}","query":"x","top_k":"5"}})", contact));
+  CHECK(wrong_type.status == 400);
+  CHECK_THAT(Message(wrong_type), Catch::Contains("top_k"));
+  auto unknown_field =
+      search(fmt::format(R"({{"contact_id":"{}","query":"x","stratgy":"balanced"}})", contact));
+  CHECK(unknown_field.status == 400);
+  CHECK_THAT(Message(unknown_field), Catch::Contains("stratgy"));
+  auto unknown_strategy =
+      search(fmt::format(R"({{"contact_id":"{}","query":"x","strategy":"magic"}})", contact));
+  CHECK(unknown_strategy.status == 400);
+  CHECK_THAT(Message(unknown_strategy), Catch::Contains("support_technical"));
+  auto bad_scope = search(fmt::format(
+      R"({{"contact_id":"{}","query":"x","knowledge_scope":{{"lookback_days":0}}}})", contact));
+  CHECK(bad_scope.status == 400);
+  auto bad_fact = s.Call("POST", facts, agent, R"({"type":"horoscope","text":"x"})");
+  CHECK(bad_fact.status == 400);
+  CHECK_THAT(Message(bad_fact), Catch::Contains("budget_constraint"));
+  CHECK(s.Call("GET", facts + "?as_of=yesterday", admin).status == 400);
+  CHECK(s.Call("GET", facts + "?colour=red", admin).status == 400);
+
+  // Unknown and other tenants' contacts: 404.
+  CHECK(search(R"({"contact_id":"01936f2e-0000-7000-8000-000000000000","query":"x"})").status ==
+        404);
+  CHECK(s.Call("GET", "/v1/contacts/not-a-uuid/facts", admin).status == 404);
+  ventros::core::SystemClock clock;
+  ventros::crm::TenantService tenants(s.server().database(), clock);
+  auto other = tenants.CreateTenant("Outra");
+  REQUIRE(other.ok());
+  const std::string other_key = other->second.secret;
+  CHECK(s.Call("POST", "/v1/memory/search", other_key,
+               fmt::format(R"({{"contact_id":"{}","query":"x"}})", contact))
+            .status == 404);
+  CHECK(s.Call("GET", facts, other_key).status == 404);
+  CHECK(s.Call("POST", facts, other_key, R"({"type":"goal","text":"x"})").status == 404);
+}
+
+VENTROS_DB_TEST(
+    "Memory API: a configured rerank API orders the hits; when it fails the local "
+    "scorer does",
+    "[api][memory]") {
+  std::atomic<bool> fail{false};
+  ventros::testing::FakeHttpServer rerank([&](const ventros::testing::FakeRequest& r) {
+    ventros::testing::FakeReply res;
+    if (fail) {
+      res.status = 400;
+      res.body = R"({"detail":"model not loaded"})";
+      return res;
+    }
+    auto body = ParseJson(r.body);
+    size_t n = body.at("documents").as_array().size();
+    // Best first: the reverse of the order given, with scores 0.9, 0.8, ...
+    json::array results;
+    for (size_t i = 0; i < n; ++i) {
+      results.push_back(
+          json::object{{"index", n - 1 - i}, {"relevance_score", 0.9 - 0.1 * double(i)}});
+    }
+    res.body = json::serialize(json::object{{"results", results}});
+    return res;
+  });
+  TestDb db(engine);
+  auto config = TestServer::DefaultConfig();
+  config.memory.rerank_url = rerank.Url("/");
+  config.memory.rerank_api_key = "rk-secret";
+  config.memory.search_cache_ttl_ms = 0;
+  TestServer s(db.url(), config);
+  const std::string admin = s.admin_key();
+  // Three contacts talked about the same thing; a fourth searches.
+  std::vector<std::string> contacts;
+  for (int i = 0; i < 4; ++i) {
+    auto c = s.Call("POST", "/v1/contacts", admin,
+                    fmt::format(R"({{"name":"C{}","phone":"55119000000{}"}})", i, i));
+    REQUIRE(c.status == 201);
+    contacts.emplace_back(ParseJson(c.body).at("id").as_string());
+  }
+  auto& mem = *s.server().memory();
+  std::vector<ventros::memory::MemoryService::BulkSession> sessions;
+  for (int i = 0; i < 3; ++i) {
+    ventros::memory::MemoryService::BulkSession b;
+    b.id = fmt::format("01936f2e-0000-7000-8000-00000000000{}", i);
+    b.contact_id = contacts[i];
+    b.started_at = 1760000000000 + i * 1000;
+    b.ended_at = b.started_at + 500;
+    b.messages.push_back({fmt::format("m{}", i), b.id, contacts[i], "contact",
+                          fmt::format("Quero cancelar o plano {} porque está caro", i), false,
+                          b.started_at});
+    sessions.push_back(b);
+  }
+  REQUIRE(mem.BulkLoad(ventros::crm::TenantId(s.tenant_id()), sessions).ok());
+
+  std::string body = fmt::format(
+      R"({{"contact_id":"{}","query":"cancelar caro","weights":{{"keyword":1}},"top_k":3}})",
+      contacts[3]);
+  auto r = s.Call("POST", "/v1/memory/search", admin, body);
+  REQUIRE(r.status == 200);
+  auto hits = ParseJson(r.body).at("hits").as_array();
+  REQUIRE(hits.size() == 3);
+  // The API saw the candidates in fused order and put the last one first.
+  auto requests = rerank.Requests();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0].target == "/v1/rerank");
+  CHECK(requests[0].Header("Authorization") == "Bearer rk-secret");
+  auto sent = ParseJson(requests[0].body);
+  CHECK(sent.at("query") == "cancelar caro");
+  CHECK(hits[0].at("rerank_score").as_double() == Approx(0.9));
+  CHECK(hits[0].at("channels").at("keyword").at("rank") == 3);
+  CHECK(hits[2].at("channels").at("keyword").at("rank") == 1);
+
+  // The API fails: the search still answers, ordered by the local scorer.
+  fail = true;
+  auto fallback = s.Call("POST", "/v1/memory/search", admin, body);
+  REQUIRE(fallback.status == 200);
+  CHECK(ParseJson(fallback.body).at("hits").as_array().size() == 3);
+  CHECK(rerank.Requests().size() >= 2);
+}
