@@ -178,7 +178,8 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       memory::RegisterMemoryRoutes(s->router_, *service);
       core::ConsumerOptions opts;
       opts.types = memory::MemoryService::ConsumedEventTypes();
-      opts.batch_size = 64;
+      // Short transactions: SQLite has one writer, and webhook acknowledgements wait for it.
+      opts.batch_size = 16;
       opts.batch_handler = [service](std::span<const core::Event> events) {
         return service->HandleEvents(events);
       };

@@ -6,6 +6,9 @@
 
 #include "app/app.hpp"
 #include "support/test_db.hpp"
+#include "ventros/crm/messaging.hpp"
+#include "ventros/memory/local_embedder.hpp"
+#include "ventros/memory/memory.hpp"
 
 using ventros::testing::ParseJson;
 using ventros::testing::TempDir;
@@ -110,7 +113,10 @@ TEST_CASE("CLI: every verb has --help with an example", "[cli]") {
                                                  {"events", "list"},
                                                  {"events", "dead-letter"},
                                                  {"events", "dead-letter", "list"},
-                                                 {"events", "dead-letter", "retry"}};
+                                                 {"events", "dead-letter", "retry"},
+                                                 {"memory"},
+                                                 {"memory", "search"},
+                                                 {"memory", "reindex"}};
   for (auto verb : verbs) {
     verb.push_back("--help");
     auto r = Run(verb);
@@ -243,4 +249,66 @@ VENTROS_DB_TEST("CLI: channel, contact, session, message and events verbs", "[cl
       {"channel", "list", "--tenant", "01936f2e-0000-7000-8000-000000000000", "--db", db.url()});
   CHECK(other_tenant.code == 1);
   CHECK_THAT(other_tenant.err, Catch::Contains("not found"));
+}
+
+VENTROS_DB_TEST("CLI: memory search prints the context; reindex reports progress",
+                "[cli][memory]") {
+  TestDb db(engine);
+  auto created = Run({"tenant", "create", "Acme", "--db", db.url(), "--json"});
+  REQUIRE(created.code == 0);
+  std::string tenant(ParseJson(created.out).at("tenant").at("id").as_string());
+  std::string contact;
+  {
+    auto database = db.Open();
+    ventros::core::SystemClock clock;
+    ventros::crm::MessagingService messaging(*database, clock);
+    ventros::crm::ContactInput in;
+    in.name = "Maria";
+    auto c = messaging.CreateContact(ventros::crm::TenantId(tenant), in);
+    REQUIRE(c.ok());
+    contact = c->id.str();
+    ventros::memory::LocalEmbedder embedder;
+    ventros::memory::MemoryService memory(*database, clock, ventros::core::NullLogger(), messaging,
+                                          embedder);
+    ventros::memory::MemoryService::BulkSession s;
+    s.id = "01936f2e-0000-7000-8000-0000000000aa";
+    s.contact_id = contact;
+    s.contact_name = "Maria";
+    s.started_at = 1760000000000;
+    s.ended_at = 1760000600000;
+    s.messages.push_back(
+        {"m1", s.id, contact, "contact", "Quero cancelar, está muito caro", false, 1760000000000});
+    REQUIRE(memory.BulkLoad(ventros::crm::TenantId(tenant), {&s, 1}).ok());
+  }
+
+  auto text = Run({"memory", "search", "--tenant", tenant, "--contact", contact, "--query",
+                   "cancelar caro", "--strategy", "retention_churn", "--db", db.url()});
+  INFO(text.err);
+  REQUIRE(text.code == 0);
+  CHECK_THAT(text.out, Catch::Contains("=== RECENT MESSAGES ==="));
+  CHECK_THAT(text.out, Catch::Contains("Contact: \"Quero cancelar, está muito caro\""));
+  CHECK_THAT(text.out, Catch::Contains("=== MEMORY FACTS ==="));
+  auto json = Run({"memory", "search", "--tenant", tenant, "--contact", contact, "--query",
+                   "cancelar", "--top-k", "3", "--json", "--db", db.url()});
+  REQUIRE(json.code == 0);
+  auto doc = ParseJson(json.out);
+  CHECK(doc.at("strategy") == "balanced");
+  CHECK(doc.at("hits").as_array().size() == 1);
+
+  auto bad_strategy = Run({"memory", "search", "--tenant", tenant, "--contact", contact, "--query",
+                           "x", "--strategy", "magic", "--db", db.url()});
+  CHECK(bad_strategy.code == 1);
+  CHECK_THAT(bad_strategy.err, Catch::Contains("retention_churn"));
+  auto unknown_contact =
+      Run({"memory", "search", "--tenant", tenant, "--contact",
+           "01936f2e-0000-7000-8000-000000000000", "--query", "x", "--db", db.url()});
+  CHECK(unknown_contact.code == 1);
+  CHECK_THAT(unknown_contact.err, Catch::Contains("not found"));
+  CHECK(Run({"memory", "search", "--tenant", tenant, "--db", db.url()}).code == 2);
+
+  auto reindex = Run({"memory", "reindex", "--tenant", tenant, "--db", db.url()});
+  INFO(reindex.err);
+  REQUIRE(reindex.code == 0);
+  CHECK_THAT(reindex.err, Catch::Contains("reindex: 1/1 documents (100%)"));
+  CHECK_THAT(reindex.out, Catch::Contains("Memory reindexed."));
 }

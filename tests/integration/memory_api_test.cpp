@@ -18,6 +18,7 @@
 #include "ventros/core/crypto.hpp"
 #include "ventros/core/http_client.hpp"
 #include "ventros/crm/tenants.hpp"
+#include "ventros/memory/local_embedder.hpp"
 #include "ventros/memory/memory.hpp"
 
 using ventros::testing::ParseJson;
@@ -268,4 +269,91 @@ VENTROS_DB_TEST(
   REQUIRE(fallback.status == 200);
   CHECK(ParseJson(fallback.body).at("hits").as_array().size() == 3);
   CHECK(rerank.Requests().size() >= 2);
+}
+
+VENTROS_DB_TEST(
+    "Memory API: a hosted OpenAI-compatible embedder feeds the memory; when it is "
+    "down search answers without vectors",
+    "[api][memory]") {
+  // The fake speaks the OpenAI wire format and computes real vectors with the local embedder.
+  ventros::memory::LocalEmbedder local;
+  std::atomic<bool> down{false};
+  ventros::testing::FakeHttpServer openai([&](const ventros::testing::FakeRequest& r) {
+    ventros::testing::FakeReply res;
+    if (down) {
+      res.status = 500;
+      res.body = R"({"error":{"message":"overloaded"}})";
+      return res;
+    }
+    auto body = ParseJson(r.body);
+    json::array data;
+    size_t i = 0;
+    for (const auto& input : body.at("input").as_array()) {
+      auto v = local.EmbedOne(std::string(input.as_string()));
+      json::array values;
+      for (float x : v) values.push_back(x);
+      data.push_back(json::object{{"index", i++}, {"embedding", values}});
+    }
+    res.body = json::serialize(json::object{{"data", data}, {"model", body.at("model")}});
+    return res;
+  });
+  TestDb db(engine);
+  auto config = TestServer::DefaultConfig();
+  config.memory.embedder = "openai";
+  config.memory.embedder_url = openai.Url("/");
+  config.memory.embedder_model = "nomic-embed-text";
+  config.memory.search_cache_ttl_ms = 0;
+  TestServer s(db.url(), config);
+  const std::string admin = s.admin_key();
+  std::vector<std::string> contacts;
+  for (int i = 0; i < 3; ++i) {
+    auto c = s.Call("POST", "/v1/contacts", admin,
+                    fmt::format(R"({{"name":"C{}","phone":"55119000000{}"}})", i, i));
+    REQUIRE(c.status == 201);
+    contacts.emplace_back(ParseJson(c.body).at("id").as_string());
+  }
+  auto& mem = *s.server().memory();
+  CHECK(mem.embedder().name() == "openai/nomic-embed-text");
+  std::vector<ventros::memory::MemoryService::BulkSession> sessions;
+  const char* texts[] = {"O aplicativo mostra erro 500 no login", "Quero o preço do plano anual"};
+  for (int i = 0; i < 2; ++i) {
+    ventros::memory::MemoryService::BulkSession b;
+    b.id = fmt::format("01936f2e-0000-7000-8000-0000000000b{}", i);
+    b.contact_id = contacts[i];
+    b.started_at = 1760000000000 + i * 1000;
+    b.ended_at = b.started_at + 500;
+    b.messages.push_back(
+        {fmt::format("h{}", i), b.id, contacts[i], "contact", texts[i], false, b.started_at});
+    sessions.push_back(b);
+  }
+  REQUIRE(mem.BulkLoad(ventros::crm::TenantId(s.tenant_id()), sessions).ok());
+  auto requests = openai.Requests();
+  REQUIRE(!requests.empty());
+  CHECK(requests[0].target == "/v1/embeddings");
+  CHECK(ParseJson(requests[0].body).at("model") == "nomic-embed-text");
+
+  std::string body = fmt::format(
+      R"({{"contact_id":"{}","query":"erro 500 ao fazer login","weights":{{"vector":1}}}})",
+      contacts[2]);
+  auto r = s.Call("POST", "/v1/memory/search", admin, body);
+  REQUIRE(r.status == 200);
+  auto doc = ParseJson(r.body);
+  auto hits = doc.at("hits").as_array();
+  REQUIRE(hits.size() == 2);
+  CHECK(hits[0].at("session_id") == "01936f2e-0000-7000-8000-0000000000b0");
+  CHECK(doc.at("warnings").as_array().empty());
+
+  // The embedder fails: still 200, the vector channel is skipped and the answer says so.
+  // (A new query: the one above is in the embedding cache.)
+  down = true;
+  auto degraded = s.Call(
+      "POST", "/v1/memory/search", admin,
+      fmt::format(R"({{"contact_id":"{}","query":"erro 501 no login","weights":{{"vector":1}}}})",
+                  contacts[2]));
+  REQUIRE(degraded.status == 200);
+  auto ddoc = ParseJson(degraded.body);
+  CHECK(ddoc.at("hits").as_array().empty());
+  REQUIRE(ddoc.at("warnings").as_array().size() == 1);
+  CHECK_THAT(std::string(ddoc.at("warnings").as_array()[0].as_string()),
+             Catch::Contains("vector channel skipped"));
 }

@@ -171,15 +171,31 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
   if (need_vector) {
     stage = Clock::now();
     std::string q = req.query;
-    VENTROS_ASSIGN_OR_RETURN(auto vectors,
-                             m.cache.Embed(tenant, std::span(&q, 1), llm::EmbedTask::kQuery));
-    if (!vectors.empty()) query_vector = std::move(vectors[0]);
+    auto vectors = m.cache.Embed(tenant, std::span(&q, 1), llm::EmbedTask::kQuery);
+    if (vectors.ok() && !vectors->empty()) {
+      query_vector = std::move((*vectors)[0]);
+    } else {
+      // The other channels still answer; the result says what is missing.
+      m.logger->warn("memory: embedding the query failed, searching without vectors: {}",
+                     vectors.status().ToString());
+      result.warnings.push_back("vector channel skipped: the embedder failed (" +
+                                vectors.status().message().substr(0, 200) + ")");
+    }
     result.timings_ms["embed"] = MsSince(stage);
   }
   if (w.vector > 0 && query_vector) {
     stage = Clock::now();
+    // The filter runs inside the index's search, under one read lock of the metadata taken here
+    // (lock order: metadata, then the index; nothing writes the index while holding metadata).
+    std::vector<uint64_t> own;  // contact_only: this contact's documents
+    if (scope.contact_only) {
+      VENTROS_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT seq FROM memory_documents WHERE "
+                                                      "tenant_id = $1 AND contact_id = $2",
+                                                      {tenant, contact_id}));
+      for (const auto& row : rows.rows) own.push_back(static_cast<uint64_t>(row.GetInt(0)));
+    }
+    std::shared_lock meta_lock(m.meta_mu);
     auto allow = [&](uint64_t label) {
-      std::shared_lock lock(m.meta_mu);
       auto it = m.meta.find(static_cast<int64_t>(label));
       if (it == m.meta.end()) return false;
       const DocMeta& d = it->second;
@@ -188,9 +204,20 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
       if (since && d.last_at < *since) return false;
       return true;
     };
-    for (const auto& hit : m.vectors.Search(tenant, *query_vector, kChannelDepth, allow)) {
-      Add(vector_ranked, static_cast<int64_t>(hit.label), hit.similarity);
+    std::vector<VectorHit> hits;
+    if (scope.contact_only) {
+      // Only this contact's sessions: an exact search among them.
+      std::vector<uint64_t> labels;
+      for (uint64_t label : own) {
+        if (allow(label)) labels.push_back(label);
+      }
+      hits = m.vectors.SearchWithin(tenant, *query_vector, kChannelDepth, labels);
+    } else {
+      hits = m.vectors.Search(tenant, *query_vector, kChannelDepth, allow);
     }
+    meta_lock.unlock();
+    for (const auto& hit : hits)
+      Add(vector_ranked, static_cast<int64_t>(hit.label), hit.similarity);
     result.timings_ms["vector"] = MsSince(stage);
   }
 
@@ -635,7 +662,7 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
   result.timings_ms["total"] = total_ms;
   if (m.search_seconds) m.search_seconds->Observe(total_ms / 1000.0);
 
-  if (req.use_cache) {
+  if (req.use_cache && result.warnings.empty()) {
     std::lock_guard lock(m.search_mu);
     auto it = m.search_cache.find(cache_key);
     if (it != m.search_cache.end()) {
@@ -731,6 +758,9 @@ std::string SearchResultJson(const SearchResult& r) {
   for (const auto& [k, v] : r.timings_ms) timings[k] = v;
   o["timings_ms"] = std::move(timings);
   o["cache_hit"] = r.cache_hit;
+  json::array warnings;
+  for (const auto& w : r.warnings) warnings.emplace_back(w);
+  o["warnings"] = std::move(warnings);
   o["context"] = r.context;
   return json::serialize(o);
 }

@@ -148,7 +148,8 @@ struct SearchResult {
   std::vector<Fact> facts;  // active
   std::map<std::string, double> timings_ms;
   bool cache_hit = false;
-  std::string context;  // the four-section text
+  std::vector<std::string> warnings;  // e.g. a channel skipped because its model failed
+  std::string context;                // the four-section text
 };
 
 std::string SearchResultJson(const SearchResult& r);
@@ -160,7 +161,7 @@ class MemoryService {
     size_t embedding_cache_entries = 10000;
     size_t search_cache_entries = 2000;
     int64_t search_cache_ttl_ms = 60000;
-    int ef_search = 64;
+    int ef_search = 128;
     int graph_hop_limit = 50;  // nodes expanded per hop
   };
   // `embedder` is the document/query embedder; `reranker` (optional) replaces the local scorer.
