@@ -5,7 +5,7 @@
 -- query only walks its own partition's posting lists; rows are still checked by tenant_id.
 CREATE TABLE memory_messages (
   seq INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
+  id TEXT NOT NULL,
   tenant_id TEXT NOT NULL,
   contact_id TEXT NOT NULL,
   session_id TEXT,
@@ -15,17 +15,18 @@ CREATE TABLE memory_messages (
   body TEXT NOT NULL,
   terms TEXT NOT NULL,
   sentiment REAL NOT NULL,
-  message_at INTEGER NOT NULL
+  message_at INTEGER NOT NULL,
+  UNIQUE (tenant_id, id)
 );
 CREATE INDEX memory_messages_contact_idx ON memory_messages (tenant_id, contact_id, message_at);
-CREATE INDEX memory_messages_session_idx ON memory_messages (session_id, message_at);
+CREATE INDEX memory_messages_session_idx ON memory_messages (tenant_id, session_id, message_at);
 CREATE VIRTUAL TABLE memory_messages_fts USING fts5(
   terms, content='memory_messages', content_rowid='seq',
   tokenize='unicode61 remove_diacritics 2');
 
 CREATE TABLE memory_documents (
   seq INTEGER PRIMARY KEY,
-  session_id TEXT NOT NULL UNIQUE,
+  session_id TEXT NOT NULL,
   tenant_id TEXT NOT NULL,
   contact_id TEXT NOT NULL,
   channel_id TEXT,
@@ -37,6 +38,7 @@ CREATE TABLE memory_documents (
   end_reason TEXT,
   header TEXT NOT NULL DEFAULT '',
   summary TEXT NOT NULL DEFAULT '',
+  llm_summary TEXT,
   terms TEXT NOT NULL DEFAULT '',
   search_text TEXT NOT NULL DEFAULT '',
   started_at INTEGER NOT NULL,
@@ -49,7 +51,8 @@ CREATE TABLE memory_documents (
   embedder TEXT,
   embedding BLOB,
   indexed_at INTEGER NOT NULL DEFAULT 0,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  UNIQUE (tenant_id, session_id)
 );
 CREATE INDEX memory_documents_contact_idx ON memory_documents (tenant_id, contact_id, last_message_at);
 CREATE INDEX memory_documents_indexed_idx ON memory_documents (indexed_at);
@@ -96,6 +99,19 @@ CREATE TABLE memory_facts (
   created_at INTEGER NOT NULL,
   expired_at INTEGER,
   supersedes TEXT,
+  mentions INTEGER NOT NULL DEFAULT 1,
   updated_at INTEGER NOT NULL
 );
 CREATE INDEX memory_facts_contact_idx ON memory_facts (tenant_id, contact_id, valid_from);
+CREATE INDEX memory_facts_subject_idx ON memory_facts (tenant_id, contact_id, subject);
+-- What the memory writer has already learned from (a message, a session): re-processing the same
+-- source changes nothing, and a fact repeated by a new source strengthens instead of duplicating.
+CREATE TABLE memory_fact_evidence (
+  tenant_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  source_key TEXT NOT NULL,
+  fact_id TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, contact_id, subject, source_key)
+);

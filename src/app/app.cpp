@@ -9,6 +9,7 @@
 #include "ventros/core/migrations.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
+#include "ventros/llm/chat.hpp"
 #include "ventros/llm/embedder.hpp"
 #include "ventros/llm/reranker.hpp"
 #include "ventros/memory/memory.hpp"
@@ -73,6 +74,16 @@ core::Result<MemoryParts> BuildMemory(const core::Config& config, core::Database
   o.ef_search = m.ef_search;
   parts.service = std::make_unique<memory::MemoryService>(
       db, clock, std::move(logger), messaging, *parts.embedder, parts.reranker.get(), metrics, o);
+  if (config.llm.provider != "offline") {
+    llm::ChatModelOptions c;
+    c.provider = config.llm.provider;
+    c.base_url = config.llm.base_url;
+    c.api_key = config.llm.api_key;
+    c.model = config.llm.model;
+    c.timeout = std::chrono::milliseconds(config.llm.timeout_ms);
+    VENTROS_ASSIGN_OR_RETURN(parts.chat, llm::MakeChatModel(c, http));
+    parts.service->SetChatModel(parts.chat.get());
+  }
   return parts;
 }
 
@@ -186,6 +197,18 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       s->bus_->Subscribe(
           "memory.indexer", [service](const core::Event& e) { return service->HandleEvent(e); },
           opts);
+      if (service->HasChatModel()) {
+        // Summaries and facts by the language model, one session at a time, off the inbound
+        // path; a model outage is retried with backoff, then dead-lettered.
+        core::ConsumerOptions writer;
+        writer.types = {"session.ended"};
+        writer.max_attempts = 6;
+        writer.initial_backoff = std::chrono::milliseconds(5000);
+        s->bus_->Subscribe(
+            "memory.writer",
+            [service](const core::Event& e) { return service->HandleEndedSessionWithModel(e); },
+            writer);
+      }
     }
   }
 
@@ -224,15 +247,17 @@ Status Server::Start() {
       if (!loaded.ok()) logger_->error("memory: loading vectors failed: {}", loaded.ToString());
     });
   }
-  if (!config_.events.run_consumers) {
+  const bool consumers = config_.events.run_consumers;
+  if (consumers) {
+    bus_->Start(std::chrono::milliseconds(config_.events.poll_interval_ms),
+                config_.events.consumer_nice);
+  } else {
     logger_->info("event consumers are off in this instance (events.run_consumers=false)");
-    return Status::Ok();
   }
-  bus_->Start(std::chrono::milliseconds(config_.events.poll_interval_ms),
-              config_.events.consumer_nice);
-  // Housekeeping: ends silent sessions, and loads vectors other instances indexed (this
-  // instance's own are added as it indexes them).
-  sweeper_ = std::thread([this] {
+  // Housekeeping: ends silent sessions (where consumers run), and loads vectors other instances
+  // indexed (everywhere: an edge instance serves searches too; an instance's own vectors are
+  // added as it indexes them).
+  sweeper_ = std::thread([this, consumers] {
     using std::chrono::steady_clock;
     const auto sweep_every = std::chrono::milliseconds(config_.crm.session_sweep_interval_ms);
     const auto refresh_every = std::chrono::milliseconds(config_.memory.vector_refresh_interval_ms);
@@ -242,8 +267,10 @@ Status Server::Start() {
       lock.unlock();
       auto now = steady_clock::now();
       if (now >= next_sweep) {
-        auto ended = messaging_->EndExpiredSessions();
-        if (!ended.ok()) logger_->warn("session sweep: {}", ended.status().ToString());
+        if (consumers) {
+          auto ended = messaging_->EndExpiredSessions();
+          if (!ended.ok()) logger_->warn("session sweep: {}", ended.status().ToString());
+        }
         next_sweep = now + sweep_every;
       }
       if (now >= next_refresh) {

@@ -39,6 +39,7 @@ class LidResolver;
 namespace ventros::llm {
 class Embedder;
 class Reranker;
+class ChatModel;
 }  // namespace ventros::llm
 namespace ventros::memory {
 class MemoryService;
@@ -50,6 +51,7 @@ namespace ventros::app {
 struct MemoryParts {
   std::unique_ptr<llm::Embedder> embedder;
   std::unique_ptr<llm::Reranker> reranker;
+  std::unique_ptr<llm::ChatModel> chat;  // null when llm.provider is offline
   std::unique_ptr<memory::MemoryService> service;
   MemoryParts();
   MemoryParts(MemoryParts&&) noexcept;

@@ -2,11 +2,17 @@
 // take --json. Exit codes: 0 success, 1 failure, 2 usage error; errors go to stderr in one line.
 
 #include <fmt/format.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <ostream>
 
 #include "app/app.hpp"
@@ -360,6 +366,18 @@ class Cli {
         "Examples:\n  ventros memory reindex\n  ventros memory reindex --tenant 0193a5c4-...\n"
         "Run it after changing memory.embedder; the server can keep running.");
     me_reindex->callback([&] { action = [&] { return MemoryReindex(me_flags, mr_tenant); }; });
+    std::string mb_tenant, mb_since;
+    auto* me_rebuild = mem->add_subcommand(
+        "rebuild", "Replay customers' messages through the memory writer (facts)");
+    AddCommon(me_rebuild, me_flags);
+    me_rebuild->add_option("--tenant", mb_tenant, "Only this tenant (default: all)");
+    me_rebuild->add_option("--since", mb_since,
+                           "Only messages from this day on (YYYY-MM-DD, UTC) or epoch ms");
+    me_rebuild->footer(
+        "Examples:\n  ventros memory rebuild\n  ventros memory rebuild --tenant 0193a5c4-... "
+        "--since 2026-11-01\nFacts already learned from a message are not learned twice.");
+    me_rebuild->callback(
+        [&] { action = [&] { return MemoryRebuild(me_flags, mb_tenant, mb_since); }; });
 
     // events
     auto* events = app.add_subcommand("events", "Inspect the event outbox and dead letters");
@@ -678,7 +696,7 @@ class Cli {
     auto parts = BuildMemory((*ctx)->config, *(*ctx)->db, (*ctx)->clock, core::NullLogger(),
                              crm_svc, http, nullptr);
     if (!parts.ok()) return Fail(parts.status());
-    Status loaded = parts->service->LoadVectors();
+    Status loaded = parts->service->LoadVectors(nullptr, crm::TenantId(tenant));
     if (!loaded.ok()) return Fail(loaded);
     memory::SearchRequest req;
     req.tenant = crm::TenantId(tenant);
@@ -700,10 +718,62 @@ class Cli {
     auto parts = BuildMemory((*ctx)->config, *(*ctx)->db, (*ctx)->clock, core::NullLogger(),
                              crm_svc, http, nullptr);
     if (!parts.ok()) return Fail(parts.status());
-    // A progress bar on a terminal; plain lines every 10 % otherwise (logs, CI).
+    auto progress = Progress("reindex", "documents");
+    std::optional<crm::TenantId> only;
+    if (!tenant.empty()) only = crm::TenantId(tenant);
+    Status st = parts->service->Reindex(only, progress);
+    if (!st.ok()) return Fail(st);
+    out_ << "Memory reindexed.\n";
+    return kExitOk;
+  }
+
+  // "2026-11-01" (UTC midnight) or epoch milliseconds.
+  static std::optional<int64_t> ParseSince(const std::string& text) {
+    int y = 0, mo = 0, d = 0;
+    char extra = 0;
+    if (std::sscanf(text.c_str(), "%4d-%2d-%2d%c", &y, &mo, &d, &extra) == 3 && mo >= 1 &&
+        mo <= 12 && d >= 1 && d <= 31) {
+      std::tm tm{};
+      tm.tm_year = y - 1900;
+      tm.tm_mon = mo - 1;
+      tm.tm_mday = d;
+      return static_cast<int64_t>(timegm(&tm)) * 1000;
+    }
+    int64_t ms = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+    if (ec == std::errc() && end == text.data() + text.size() && ms >= 0) return ms;
+    return std::nullopt;
+  }
+
+  int MemoryRebuild(const CommonFlags& flags, const std::string& tenant, const std::string& since) {
+    std::optional<int64_t> since_ms;
+    if (!since.empty()) {
+      since_ms = ParseSince(since);
+      if (!since_ms) {
+        return Fail(Status::InvalidArgument(fmt::format(
+            "--since must be a date (YYYY-MM-DD) or epoch milliseconds; got '{}'", since)));
+      }
+    }
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::MessagingService crm_svc(*(*ctx)->db, (*ctx)->clock);
+    core::HttpClient http(HttpClientOptionsFrom((*ctx)->config));
+    auto parts = BuildMemory((*ctx)->config, *(*ctx)->db, (*ctx)->clock, core::NullLogger(),
+                             crm_svc, http, nullptr);
+    if (!parts.ok()) return Fail(parts.status());
+    std::optional<crm::TenantId> only;
+    if (!tenant.empty()) only = crm::TenantId(tenant);
+    auto learned = parts->service->Rebuild(only, since_ms, Progress("rebuild", "messages"));
+    if (!learned.ok()) return Fail(learned.status());
+    out_ << fmt::format("Memory rebuilt: {} facts learned, strengthened or withdrawn.\n", *learned);
+    return kExitOk;
+  }
+
+  // A progress bar on a terminal; plain lines every 10 % otherwise (logs, CI).
+  std::function<void(int64_t, int64_t)> Progress(const std::string& what, const std::string& unit) {
     bool tty = ::isatty(STDERR_FILENO) == 1 && &err_ == &std::cerr;
-    int last_decile = -1;
-    auto progress = [&](int64_t done, int64_t total) {
+    auto last_decile = std::make_shared<int>(-1);
+    return [this, tty, last_decile, what, unit](int64_t done, int64_t total) {
       int pct = total == 0 ? 100 : static_cast<int>(done * 100 / total);
       if (tty) {
         int filled = pct * 30 / 100;
@@ -711,17 +781,11 @@ class Cli {
                             std::string(30 - filled, ' '), pct, done, total)
              << std::flush;
         if (done == total) err_ << "\n";
-      } else if (pct / 10 != last_decile) {
-        last_decile = pct / 10;
-        err_ << fmt::format("reindex: {}/{} documents ({}%)\n", done, total, pct);
+      } else if (pct / 10 != *last_decile) {
+        *last_decile = pct / 10;
+        err_ << fmt::format("{}: {}/{} {} ({}%)\n", what, done, total, unit, pct);
       }
     };
-    std::optional<crm::TenantId> only;
-    if (!tenant.empty()) only = crm::TenantId(tenant);
-    Status st = parts->service->Reindex(only, progress);
-    if (!st.ok()) return Fail(st);
-    out_ << "Memory reindexed.\n";
-    return kExitOk;
   }
 
   int ContactList(const CommonFlags& flags, const std::string& tenant, const std::string& query,

@@ -135,6 +135,17 @@ const std::vector<KeyDef>& Defs() {
         VENTROS_INT(events.poll_interval_ms,
                     "Event consumers look for new events at least this often (other instances' "
                     "writes); in-process writes wake them at once."),
+        VENTROS_STR(llm.provider,
+                    "Language model for summaries, fact extraction and agents: offline (built-in "
+                    "rules, no network), gemini or openai (any OpenAI-compatible chat server)."),
+        VENTROS_STR(
+            llm.base_url,
+            "Base URL of the language model, e.g. https://generativelanguage.googleapis.com "
+            "or http://127.0.0.1:11434 (Ollama)."),
+        VENTROS_STR(llm.model, "Model name, e.g. gemini-2.0-flash or llama3.1."),
+        VENTROS_STR(llm.api_key,
+                    "API key of the language model (secret: set VENTROS_LLM_API_KEY)."),
+        VENTROS_INT(llm.timeout_ms, "Time allowed for one language model call."),
         VENTROS_STR(memory.embedder,
                     "Embedding model: local (built in, no network), gemini, vertex or openai (any "
                     "OpenAI-compatible /v1/embeddings server)."),
@@ -488,6 +499,16 @@ Status ConfigLoader::Validate(const Config& c) {
           fmt::format("configuration key 'modules': unknown module '{}' (known: crm, memory)", m));
     }
   }
+  if (c.llm.provider != "offline" && c.llm.provider != "gemini" && c.llm.provider != "openai") {
+    return Status::InvalidArgument(
+        fmt::format("configuration key 'llm.provider' must be offline, gemini or openai; got '{}'",
+                    c.llm.provider));
+  }
+  if (c.llm.provider != "offline" && (c.llm.base_url.empty() || c.llm.model.empty())) {
+    return Status::InvalidArgument(
+        fmt::format("llm.provider '{}' needs llm.base_url and llm.model", c.llm.provider));
+  }
+  VENTROS_RETURN_IF_ERROR(positive("llm.timeout_ms", c.llm.timeout_ms));
   static const std::vector<std::string> kEmbedders = {"local", "gemini", "vertex", "openai"};
   if (std::find(kEmbedders.begin(), kEmbedders.end(), c.memory.embedder) == kEmbedders.end()) {
     return Status::InvalidArgument(fmt::format(

@@ -401,3 +401,17 @@ TEST_CASE("Log: JSON lines stay valid JSON when the message holds invalid UTF-8"
   auto v = ventros::testing::ParseJson(line);  // Boost.JSON rejects invalid UTF-8
   CHECK(v.at("msg") == "path=/x\xef\xbf\xbd(\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy");
 }
+
+TEST_CASE("ParseTimestamp reads what FormatTimestamp writes, and nothing else", "[kernel]") {
+  for (int64_t ms : {int64_t{0}, int64_t{1764064800123}, int64_t{951782400000}, int64_t{999}}) {
+    CHECK(ventros::core::ParseTimestamp(ventros::core::FormatTimestamp(ms)) == ms);
+  }
+  CHECK(ventros::core::ParseTimestamp("2026-11-25T10:00:00Z") == 1795600800000);
+  CHECK(ventros::core::ParseTimestamp("2026-11-25T10:00:00.5Z") == 1795600800500);
+  for (const char* bad :
+       {"", "2026-11-25", "2026-11-25 10:00:00Z", "2026-13-25T10:00:00Z", "2026-11-25T10:00:00",
+        "2026-11-25T10:00:00.Z", "2026-11-25T10:00:00Zx", "2026-11-25T10:00:00+01:00"}) {
+    INFO(bad);
+    CHECK_FALSE(ventros::core::ParseTimestamp(bad).has_value());
+  }
+}

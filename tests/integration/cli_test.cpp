@@ -116,7 +116,8 @@ TEST_CASE("CLI: every verb has --help with an example", "[cli]") {
                                                  {"events", "dead-letter", "retry"},
                                                  {"memory"},
                                                  {"memory", "search"},
-                                                 {"memory", "reindex"}};
+                                                 {"memory", "reindex"},
+                                                 {"memory", "rebuild"}};
   for (auto verb : verbs) {
     verb.push_back("--help");
     auto r = Run(verb);
@@ -311,4 +312,14 @@ VENTROS_DB_TEST("CLI: memory search prints the context; reindex reports progress
   REQUIRE(reindex.code == 0);
   CHECK_THAT(reindex.err, Catch::Contains("reindex: 1/1 documents (100%)"));
   CHECK_THAT(reindex.out, Catch::Contains("Memory reindexed."));
+
+  auto rebuild =
+      Run({"memory", "rebuild", "--tenant", tenant, "--since", "2025-01-01", "--db", db.url()});
+  INFO(rebuild.err);
+  REQUIRE(rebuild.code == 0);
+  CHECK_THAT(rebuild.err, Catch::Contains("rebuild: 1/1 messages (100%)"));
+  CHECK_THAT(rebuild.out, Catch::Contains("Memory rebuilt:"));
+  auto bad_since = Run({"memory", "rebuild", "--since", "last tuesday", "--db", db.url()});
+  CHECK(bad_since.code == 1);
+  CHECK_THAT(bad_since.err, Catch::Contains("--since"));
 }

@@ -4,7 +4,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace ventros::core {
 
@@ -38,5 +40,8 @@ class VirtualClock final : public Clock {
 
 // Formats epoch milliseconds as RFC 3339 UTC, e.g. 2026-11-25T10:00:00.123Z.
 std::string FormatTimestamp(int64_t epoch_millis);
+// The inverse, for what FormatTimestamp writes (and RFC 3339 in UTC with 0-9 fraction digits:
+// "2026-11-25T10:00:00Z", "...:00.5Z"); nullopt for anything else.
+std::optional<int64_t> ParseTimestamp(std::string_view text);
 
 }  // namespace ventros::core

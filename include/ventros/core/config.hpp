@@ -59,6 +59,13 @@ struct Config {
     bool run_consumers = true;  // false: an edge instance that only stores and answers
     int consumer_nice = 10;     // consumers yield the CPU to request handling
   } events;
+  struct Llm {
+    std::string provider = "offline";  // offline | gemini | openai
+    std::string base_url;
+    std::string model;
+    std::string api_key;  // secret: set through the environment
+    int64_t timeout_ms = 60000;
+  } llm;
   struct Memory {
     std::string embedder = "local";  // local | gemini | vertex | openai
     std::string embedder_url;

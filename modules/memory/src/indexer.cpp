@@ -85,6 +85,13 @@ double Dot(const llm::Vector& a, const llm::Vector& b) {
   return sum;
 }
 
+std::string ClipUtf8(std::string_view text, size_t limit) {
+  if (text.size() <= limit) return std::string(text);
+  size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return std::string(text.substr(0, end));
+}
+
 std::string FormatMinute(int64_t epoch_ms) {
   std::time_t secs = static_cast<std::time_t>(epoch_ms / 1000);
   std::tm tm{};
@@ -102,9 +109,11 @@ std::string Str(const json::object& o, std::string_view key) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// A time in a CRM payload: RFC 3339 text (what the CRM writes) or epoch milliseconds.
 std::optional<int64_t> Int(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   if (!v) return std::nullopt;
+  if (v->is_string()) return core::ParseTimestamp(v->as_string());
   if (v->is_int64()) return v->as_int64();
   if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
   if (v->is_double()) return static_cast<int64_t>(v->as_double());
@@ -226,6 +235,8 @@ MemoryService::Impl::Impl(core::Database& db, const core::Clock& clock, core::Lo
       vectors(embedder.dimensions(), [&] {
         VectorIndexOptions o;
         o.ef_search = options.ef_search;
+        o.m = options.hnsw_m;
+        o.ef_construction = options.hnsw_ef_construction;
         return o;
       }()) {
   if (metrics) {
@@ -283,7 +294,7 @@ Status EnsureDocument(core::Connection& conn, const std::string& tenant, const s
   auto r = conn.Query(
       "INSERT INTO memory_documents (session_id, tenant_id, contact_id, channel_id, status, "
       "started_at, updated_at) VALUES ($1, $2, $3, $4, 'active', $5, $6) "
-      "ON CONFLICT (session_id) DO NOTHING",
+      "ON CONFLICT (tenant_id, session_id) DO NOTHING",
       {session, tenant, contact, OptText(channel), started_at, now});
   return r.status();
 }
@@ -325,7 +336,7 @@ Status MemoryService::Impl::ApplyEvent(core::Connection& conn, const core::Event
         auto inserted,
         conn.Query("INSERT INTO memory_messages (id, tenant_id, contact_id, session_id, from_me, "
                    "source, type, body, terms, sentiment, message_at) VALUES ($1, $2, $3, $4, $5, "
-                   "$6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING RETURNING seq",
+                   "$6, $7, $8, $9, $10, $11) ON CONFLICT (tenant_id, id) DO NOTHING RETURNING seq",
                    {id, tenant, contact, OptText(session), int64_t{from_me}, Str(p, "source"), type,
                     indexed, terms, sentiment, at}));
     if (inserted.empty()) return Status::Ok();  // seen before
@@ -335,6 +346,11 @@ Status MemoryService::Impl::ApplyEvent(core::Connection& conn, const core::Event
                      {inserted.rows[0].GetInt(0), terms})
               .status());
     }
+    if (!from_me && !body.empty()) {
+      VENTROS_RETURN_IF_ERROR(LearnFromMessage(
+          conn, tenant, contact,
+          session.empty() ? std::nullopt : std::optional<std::string>(session), id, body, at));
+    }
     if (session.empty()) return Status::Ok();
     VENTROS_RETURN_IF_ERROR(
         EnsureDocument(conn, tenant, session, contact, Str(p, "channel_id"), at, now));
@@ -343,9 +359,10 @@ Status MemoryService::Impl::ApplyEvent(core::Connection& conn, const core::Event
         conn.Query("UPDATE memory_documents SET message_count = message_count + 1, "
                    "last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at < $2 "
                    "THEN $2 ELSE last_message_at END, sentiment_sum = sentiment_sum + $3, "
-                   "sentiment_n = sentiment_n + $4, updated_at = $5 WHERE session_id = $1 "
+                   "sentiment_n = sentiment_n + $4, updated_at = $5 WHERE session_id = $1 AND "
+                   "tenant_id = $6 "
                    "RETURNING seq, message_count",
-                   {session, at, sentiment, int64_t{from_me ? 0 : 1}, now}));
+                   {session, at, sentiment, int64_t{from_me ? 0 : 1}, now, tenant}));
     if (!doc.empty() && RefreshDue(doc.rows[0].GetInt(1))) refresh.push_back(doc.rows[0].GetInt(0));
     if (type == "document") {
       std::string node = "document:" + id;
@@ -369,13 +386,14 @@ Status MemoryService::Impl::ApplyEvent(core::Connection& conn, const core::Event
     std::string agent_type = Str(p, "assigned_agent_type"), agent = Str(p, "assigned_agent_id");
     VENTROS_ASSIGN_OR_RETURN(
         auto doc,
-        conn.Query("UPDATE memory_documents SET status = $2, ended_at = $3, end_reason = $4, "
-                   "agent_type = COALESCE($5, agent_type), agent_id = COALESCE($6, agent_id), "
-                   "updated_at = $7 WHERE session_id = $1 RETURNING seq",
-                   {session, Str(p, "status") == "ended" ? "ended" : "active",
-                    e.type == "session.ended" ? core::DbValue(Int(p, "ended_at").value_or(now))
-                                              : core::DbValue(nullptr),
-                    OptText(Str(p, "end_reason")), OptText(agent_type), OptText(agent), now}));
+        conn.Query(
+            "UPDATE memory_documents SET status = $2, ended_at = $3, end_reason = $4, "
+            "agent_type = COALESCE($5, agent_type), agent_id = COALESCE($6, agent_id), "
+            "updated_at = $7 WHERE session_id = $1 AND tenant_id = $8 RETURNING seq",
+            {session, Str(p, "status") == "ended" ? "ended" : "active",
+             e.type == "session.ended" ? core::DbValue(Int(p, "ended_at").value_or(e.occurred_at))
+                                       : core::DbValue(nullptr),
+             OptText(Str(p, "end_reason")), OptText(agent_type), OptText(agent), now, tenant}));
     VENTROS_RETURN_IF_ERROR(UpsertNode(conn, tenant, "contact:" + contact, "contact", ""));
     VENTROS_RETURN_IF_ERROR(UpsertNode(conn, tenant, "session:" + session, "session", ""));
     VENTROS_RETURN_IF_ERROR(
@@ -448,22 +466,31 @@ Status MemoryService::Impl::ApplyEvent(core::Connection& conn, const core::Event
                                        "$1 AND contact_id = $2",
                                        {tenant, from, into})
                                 .status());
+    VENTROS_RETURN_IF_ERROR(conn.Query("UPDATE memory_fact_evidence SET contact_id = $3 WHERE "
+                                       "tenant_id = $1 AND contact_id = $2",
+                                       {tenant, from, into})
+                                .status());
     // Edges of the old contact node move to the surviving one.
     std::string from_node = "contact:" + from, into_node = "contact:" + into;
     VENTROS_RETURN_IF_ERROR(UpsertNode(conn, tenant, into_node, "contact", ""));
-    VENTROS_ASSIGN_OR_RETURN(
-        auto edges, conn.Query("SELECT src, kind, dst FROM memory_graph_edges WHERE tenant_id = $1 "
-                               "AND (src = $2 OR dst = $2)",
-                               {tenant, from_node}));
-    for (const auto& row : edges.rows) {
-      std::string src = row.GetText(0) == from_node ? into_node : row.GetText(0);
-      std::string dst = row.GetText(2) == from_node ? into_node : row.GetText(2);
-      VENTROS_RETURN_IF_ERROR(UpsertEdge(conn, tenant, src, row.GetText(1), dst));
+    // One query per direction, each by its own index (an OR would scan the tenant's edges).
+    for (const char* side : {"src", "dst"}) {
+      VENTROS_ASSIGN_OR_RETURN(
+          auto edges, conn.Query(fmt::format("SELECT src, kind, dst FROM memory_graph_edges WHERE "
+                                             "tenant_id = $1 AND {} = $2",
+                                             side),
+                                 {tenant, from_node}));
+      for (const auto& row : edges.rows) {
+        std::string src = row.GetText(0) == from_node ? into_node : row.GetText(0);
+        std::string dst = row.GetText(2) == from_node ? into_node : row.GetText(2);
+        VENTROS_RETURN_IF_ERROR(UpsertEdge(conn, tenant, src, row.GetText(1), dst));
+      }
+      VENTROS_RETURN_IF_ERROR(
+          conn.Query(fmt::format("DELETE FROM memory_graph_edges WHERE tenant_id = $1 AND {} = $2",
+                                 side),
+                     {tenant, from_node})
+              .status());
     }
-    VENTROS_RETURN_IF_ERROR(conn.Query("DELETE FROM memory_graph_edges WHERE tenant_id = $1 AND "
-                                       "(src = $2 OR dst = $2)",
-                                       {tenant, from_node})
-                                .status());
     return conn
         .Query("DELETE FROM memory_graph_nodes WHERE tenant_id = $1 AND id = $2",
                {tenant, from_node})
@@ -472,45 +499,65 @@ Status MemoryService::Impl::ApplyEvent(core::Connection& conn, const core::Event
   return Status::Ok();  // a type this version does not index
 }
 
-Status MemoryService::Impl::RefreshDocument(core::Connection& conn, int64_t seq,
-                                            std::vector<PendingVector>& out) {
+Result<std::optional<DocDraft>> MemoryService::Impl::DraftDocument(core::Connection& conn,
+                                                                   int64_t seq) {
   VENTROS_ASSIGN_OR_RETURN(
       auto docs,
       conn.Query("SELECT tenant_id, contact_id, session_id, status, agent_type, agent_id, "
                  "agent_category, outcome, end_reason, started_at, ended_at, last_message_at, "
-                 "message_count, terms, search_text FROM memory_documents WHERE seq = $1",
+                 "message_count, llm_summary FROM memory_documents WHERE seq = $1",
                  {seq}));
-  if (docs.empty()) return Status::Ok();
+  if (docs.empty()) return std::optional<DocDraft>();
   const core::DbRow& d = docs.rows[0];
-  std::string tenant = d.GetText(0), contact = d.GetText(1), session = d.GetText(2);
-  bool active = d.GetText(3) == "active";
-  VENTROS_ASSIGN_OR_RETURN(auto msgs,
-                           conn.Query("SELECT from_me, body, message_at FROM memory_messages WHERE "
-                                      "session_id = $1 ORDER BY message_at, seq LIMIT 500",
-                                      {session}));
+  DocDraft draft;
+  draft.seq = seq;
+  draft.tenant = d.GetText(0);
+  draft.contact = d.GetText(1);
+  const std::string session = d.GetText(2);
+  draft.active = d.GetText(3) == "active";
+  // A long session is read by its opening and its latest words (what it was about, how it ends).
+  VENTROS_ASSIGN_OR_RETURN(
+      auto head, conn.Query("SELECT from_me, body, message_at, seq FROM memory_messages WHERE "
+                            "tenant_id = $2 AND session_id = $1 ORDER BY message_at, seq LIMIT 250",
+                            {session, draft.tenant}));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto tail,
+      conn.Query("SELECT from_me, body, message_at, seq FROM memory_messages WHERE tenant_id = $2 "
+                 "AND session_id = $1 ORDER BY message_at DESC, seq DESC LIMIT 250",
+                 {session, draft.tenant}));
   std::vector<SessionMessage> messages;
-  for (const auto& row : msgs.rows) {
+  std::set<int64_t> seen;
+  for (const auto& row : head.rows) {
+    seen.insert(row.GetInt(3));
     messages.push_back({row.GetInt(0) != 0, row.GetText(1), row.GetInt(2)});
   }
+  std::vector<SessionMessage> latest;
+  for (const auto& row : tail.rows) {
+    if (!seen.count(row.GetInt(3)))
+      latest.push_back({row.GetInt(0) != 0, row.GetText(1), row.GetInt(2)});
+  }
+  messages.insert(messages.end(), latest.rbegin(), latest.rend());
   VENTROS_ASSIGN_OR_RETURN(
       auto node, conn.Query("SELECT label FROM memory_graph_nodes WHERE tenant_id = $1 AND id = $2",
-                            {tenant, "contact:" + contact}));
+                            {draft.tenant, "contact:" + draft.contact}));
   std::string name =
       node.empty() || node.rows[0].GetText(0).empty() ? "unknown contact" : node.rows[0].GetText(0);
   std::string agent = !d.IsNull(6)   ? d.GetText(6)
                       : !d.IsNull(4) ? d.GetText(4) + (d.IsNull(5) ? "" : " " + d.GetText(5))
                                      : "none";
   std::string outcome = !d.IsNull(7)   ? d.GetText(7)
-                        : active       ? "in progress"
+                        : draft.active ? "in progress"
                         : !d.IsNull(8) ? "ended (" + d.GetText(8) + ")"
                                        : "ended";
-  int64_t when = d.IsNull(11) ? d.GetInt(9) : d.GetInt(11);
+  draft.when = d.IsNull(11) ? d.GetInt(9) : d.GetInt(11);
+  int64_t count = std::max<int64_t>(d.GetInt(12), static_cast<int64_t>(messages.size()));
   // The contextual header (contextual retrieval): who, when, which agent, how it ended. It goes
   // into the embedded and keyword-indexed text as well as the context an agent reads.
-  std::string header =
-      fmt::format("Contact: {} | {} | agent: {} | {} messages | outcome: {}", name,
-                  FormatMinute(when).substr(0, 10), agent, messages.size(), outcome);
-  std::string summary = ExtractiveSummary(messages);
+  draft.header = fmt::format("Contact: {} | {} | agent: {} | {} messages | outcome: {}", name,
+                             FormatMinute(draft.when).substr(0, 10), agent, count, outcome);
+  // The language model's summary when one was written, else the extractive one.
+  draft.summary =
+      d.IsNull(13) || d.GetText(13).empty() ? ExtractiveSummary(messages) : d.GetText(13);
   std::string contact_text;
   for (const auto& m : messages) {
     if (m.from_me) continue;
@@ -518,20 +565,32 @@ Status MemoryService::Impl::RefreshDocument(core::Connection& conn, int64_t seq,
     contact_text += m.body;
     if (contact_text.size() > 4000) break;
   }
-  std::string all_text = header + "\n" + summary;
+  // The header's values are indexed, not its labels ("Contact", "agent", "messages" would match
+  // every document and crowd out the words that matter).
+  std::string all_text = name + " " + agent + " " + outcome + "\n" + draft.summary;
   for (const auto& m : messages) {
     if (all_text.size() > 8000) break;
     all_text += "\n" + m.body;
   }
-  std::string terms = TaggedTerms(TenantTag(tenant), Terms(all_text));
-  std::string search_text = Fold(header + " " + summary);
-  std::string embed_text = header + "\n" + summary + "\n" + Clip(contact_text, 2000);
-  VENTROS_ASSIGN_OR_RETURN(
-      auto vectors, cache.Embed(tenant, std::span(&embed_text, 1), llm::EmbedTask::kDocument));
-  if (vectors.size() != 1) return Status::Internal("embedder returned no vector");
+  draft.terms = TaggedTerms(TenantTag(draft.tenant), Terms(all_text));
+  // Led by the tenant tag, so a trigram query is confined to its tenant ("tag" AND ...).
+  draft.search_text = TenantTag(draft.tenant) + " " + Fold(draft.header + " " + draft.summary);
+  draft.embed_text = draft.header + "\n" + draft.summary + "\n" + Clip(contact_text, 2000);
+  return std::optional<DocDraft>(std::move(draft));
+}
+
+Status MemoryService::Impl::WriteDocument(core::Connection& conn, const DocDraft& draft,
+                                          const llm::Vector* vector,
+                                          std::vector<PendingVector>& out) {
+  const int64_t seq = draft.seq;
   if (SqliteEngine(conn)) {
-    // External-content FTS5 rows are removed by repeating their old values.
-    std::string old_terms = d.GetText(13), old_search = d.GetText(14);
+    // External-content FTS5 rows are removed by repeating their old values, read here, inside
+    // the writing transaction.
+    VENTROS_ASSIGN_OR_RETURN(
+        auto old,
+        conn.Query("SELECT terms, search_text FROM memory_documents WHERE seq = $1", {seq}));
+    if (old.empty()) return Status::Ok();
+    std::string old_terms = old.rows[0].GetText(0), old_search = old.rows[0].GetText(1);
     if (!old_terms.empty()) {
       VENTROS_RETURN_IF_ERROR(conn.Query("INSERT INTO memory_documents_fts (memory_documents_fts, "
                                          "rowid, terms) VALUES ('delete', $1, $2)",
@@ -546,29 +605,56 @@ Status MemoryService::Impl::RefreshDocument(core::Connection& conn, int64_t seq,
               .status());
     }
     VENTROS_RETURN_IF_ERROR(
-        conn.Query("INSERT INTO memory_documents_fts (rowid, terms) VALUES ($1, $2)", {seq, terms})
+        conn.Query("INSERT INTO memory_documents_fts (rowid, terms) VALUES ($1, $2)",
+                   {seq, draft.terms})
             .status());
     VENTROS_RETURN_IF_ERROR(
         conn.Query("INSERT INTO memory_documents_trgm (rowid, search_text) VALUES ($1, $2)",
-                   {seq, search_text})
+                   {seq, draft.search_text})
             .status());
   }
   int64_t now = clock.NowMillis();
+  if (!vector) {
+    // The embedder is down: the text is current, the vector waits for the next refresh.
+    return conn
+        .Query(
+            "UPDATE memory_documents SET header = $2, summary = $3, terms = $4, search_text = "
+            "$5, updated_at = $6 WHERE seq = $1",
+            {seq, draft.header, draft.summary, draft.terms, draft.search_text, now})
+        .status();
+  }
   VENTROS_RETURN_IF_ERROR(
       conn.Query("UPDATE memory_documents SET header = $2, summary = $3, terms = $4, search_text = "
                  "$5, embedder = $6, embedding = $7, indexed_at = $8, indexed_count = "
                  "message_count, updated_at = $8 WHERE seq = $1",
-                 {seq, header, summary, terms, search_text, embedder.name(),
-                  core::Blob{VectorToBlob(vectors[0])}, now})
+                 {seq, draft.header, draft.summary, draft.terms, draft.search_text, embedder.name(),
+                  core::Blob{VectorToBlob(*vector)}, now})
           .status());
-  out.push_back({tenant, seq, std::move(vectors[0]), DocMeta{contact, when, active}});
+  out.push_back(
+      {draft.tenant, seq, *vector, DocMeta{draft.contact, draft.when, draft.active, now}});
   return Status::Ok();
+}
+
+Status MemoryService::Impl::RefreshDocument(core::Connection& conn, int64_t seq,
+                                            std::vector<PendingVector>& out) {
+  VENTROS_ASSIGN_OR_RETURN(auto draft, DraftDocument(conn, seq));
+  if (!draft) return Status::Ok();
+  VENTROS_ASSIGN_OR_RETURN(
+      auto vectors,
+      cache.Embed(draft->tenant, std::span(&draft->embed_text, 1), llm::EmbedTask::kDocument));
+  if (vectors.size() != 1) return Status::Internal("embedder returned no vector");
+  return WriteDocument(conn, *draft, &vectors[0], out);
 }
 
 void MemoryService::Impl::PublishVectors(std::vector<PendingVector>& pending) {
   for (auto& p : pending) {
-    vectors.Upsert(p.tenant, static_cast<uint64_t>(p.seq), p.vector);
+    // The version check, the vector and its metadata change together (lock order: metadata,
+    // then the index, as in Search), so a slow start-up load never puts back an older vector
+    // than the indexer published meanwhile.
     std::unique_lock lock(meta_mu);
+    auto it = meta.find(p.seq);
+    if (it != meta.end() && it->second.version > p.meta.version) continue;
+    vectors.Upsert(p.tenant, static_cast<uint64_t>(p.seq), p.vector);
     meta[p.seq] = std::move(p.meta);
   }
   pending.clear();
@@ -586,6 +672,9 @@ MemoryService::MemoryService(core::Database& db, const core::Clock& clock, core:
 
 MemoryService::~MemoryService() = default;
 
+void MemoryService::SetChatModel(llm::ChatModel* model) { impl_->chat = model; }
+bool MemoryService::HasChatModel() const { return impl_->chat != nullptr; }
+
 const std::vector<std::string>& MemoryService::ConsumedEventTypes() {
   static const std::vector<std::string> types = {
       "message.received", "message.sent",    "session.started", "session.ended",
@@ -596,38 +685,77 @@ const std::vector<std::string>& MemoryService::ConsumedEventTypes() {
 Status MemoryService::HandleEvents(std::span<const core::Event> events) {
   std::vector<PendingVector> pending;
   std::vector<std::string> touched_keys;
+  std::vector<int64_t> refresh;
+  VENTROS_ASSIGN_OR_RETURN(auto conn, impl_->db.Acquire());
   {
-    VENTROS_ASSIGN_OR_RETURN(auto conn, impl_->db.Acquire());
+    // 1. The events' rows, in one short transaction (SQLite has one writer, and webhook
+    //    acknowledgements wait for it).
     VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
-    std::vector<int64_t> refresh;
     for (const auto& e : events) {
       std::vector<std::string> touched;
       VENTROS_RETURN_IF_ERROR(impl_->ApplyEvent(*conn, e, refresh, touched));
       for (auto& c : touched) touched_keys.push_back(e.tenant_id + "|" + c);
     }
-    std::sort(refresh.begin(), refresh.end());
-    refresh.erase(std::unique(refresh.begin(), refresh.end()), refresh.end());
-    for (int64_t seq : refresh)
-      VENTROS_RETURN_IF_ERROR(impl_->RefreshDocument(*conn, seq, pending));
     VENTROS_RETURN_IF_ERROR(tx.Commit());
   }
-  impl_->PublishVectors(pending);
   {
     std::lock_guard lock(impl_->search_mu);
     for (const auto& key : touched_keys) ++impl_->generations[key];
   }
-  return Status::Ok();
+  std::sort(refresh.begin(), refresh.end());
+  refresh.erase(std::unique(refresh.begin(), refresh.end()), refresh.end());
+  if (refresh.empty()) return Status::Ok();
+
+  // 2. Documents to rebuild: drafted from the stored rows, embedded outside any transaction (a
+  //    hosted embedder is a network call), written in a second short transaction.
+  std::vector<DocDraft> drafts;
+  for (int64_t seq : refresh) {
+    VENTROS_ASSIGN_OR_RETURN(auto draft, impl_->DraftDocument(*conn, seq));
+    if (draft) drafts.push_back(std::move(*draft));
+  }
+  std::vector<std::optional<llm::Vector>> vectors(drafts.size());
+  Status embedded = Status::Ok();
+  for (size_t i = 0; i < drafts.size(); ++i) {
+    auto v = impl_->cache.Embed(drafts[i].tenant, std::span(&drafts[i].embed_text, 1),
+                                llm::EmbedTask::kDocument);
+    if (v.ok() && v->size() == 1) {
+      vectors[i] = std::move((*v)[0]);
+    } else if (embedded.ok()) {
+      embedded = v.ok() ? Status::Internal("embedder returned no vector") : v.status();
+    }
+  }
+  {
+    VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+    for (size_t i = 0; i < drafts.size(); ++i) {
+      VENTROS_RETURN_IF_ERROR(
+          impl_->WriteDocument(*conn, drafts[i], vectors[i] ? &*vectors[i] : nullptr, pending));
+    }
+    VENTROS_RETURN_IF_ERROR(tx.Commit());
+  }
+  impl_->PublishVectors(pending);
+  // The rows are stored either way; a failed embedding fails the delivery so the session's end
+  // is retried (its vector comes then), without ever losing what was said.
+  if (!embedded.ok()) {
+    impl_->logger->warn("memory: embedding {} document(s) failed: {}", drafts.size(),
+                        embedded.ToString());
+  }
+  return embedded;
 }
 
-Status MemoryService::LoadVectors(const std::atomic<bool>* stop) {
+Status MemoryService::LoadVectors(const std::atomic<bool>* stop,
+                                  std::optional<crm::TenantId> tenant) {
   int64_t started = impl_->clock.NowMillis();
   VENTROS_ASSIGN_OR_RETURN(auto conn, impl_->db.Acquire());
+  // Documents indexed from here on are caught up later (CatchUpVectors), even while this load
+  // runs: the watermark is taken before reading.
   VENTROS_ASSIGN_OR_RETURN(auto count,
-                           conn->Query("SELECT COUNT(*) FROM memory_documents WHERE embedder = $1",
+                           conn->Query("SELECT COUNT(*), MAX(indexed_at) FROM memory_documents "
+                                       "WHERE embedder = $1",
                                        {impl_->embedder.name()}));
+  const std::string only = tenant ? tenant->str() : std::string();
   int64_t total = count.rows[0].GetInt(0);
   if (total > 0) impl_->logger->info("memory: loading {} document vectors", total);
-  int64_t loaded = 0, last_seq = 0, watermark = 0;
+  int64_t loaded = 0, last_seq = 0, watermark = count.rows[0].GetInt(1);
   int64_t next_report = 50000;
   while (!(stop && stop->load())) {
     VENTROS_ASSIGN_OR_RETURN(
@@ -640,12 +768,12 @@ Status MemoryService::LoadVectors(const std::atomic<bool>* stop) {
     std::vector<PendingVector> batch;
     for (const auto& row : rows.rows) {
       last_seq = row.GetInt(0);
-      watermark = std::max(watermark, row.GetInt(6));
+      if (!only.empty() && row.GetText(1) != only) continue;
       llm::Vector v = BlobToVector(row.GetBlob(7));
       if (static_cast<int>(v.size()) != impl_->embedder.dimensions()) continue;
       int64_t when = row.IsNull(5) ? row.GetInt(4) : row.GetInt(5);
       batch.push_back({row.GetText(1), last_seq, std::move(v),
-                       DocMeta{row.GetText(2), when, row.GetText(3) == "active"}});
+                       DocMeta{row.GetText(2), when, row.GetText(3) == "active", row.GetInt(6)}});
     }
     loaded += static_cast<int64_t>(batch.size());
     impl_->PublishVectors(batch);
@@ -658,6 +786,7 @@ Status MemoryService::LoadVectors(const std::atomic<bool>* stop) {
     std::lock_guard lock(impl_->catch_up_mu);
     impl_->vectors_watermark = std::max(impl_->vectors_watermark, watermark);
   }
+  if (only.empty() && !(stop && stop->load())) impl_->vectors_loaded = true;
   if (total > 0) {
     impl_->logger->info("memory: {} vectors loaded in {} ms", loaded,
                         impl_->clock.NowMillis() - started);
@@ -666,6 +795,7 @@ Status MemoryService::LoadVectors(const std::atomic<bool>* stop) {
 }
 
 Status MemoryService::CatchUpVectors() {
+  if (!impl_->vectors_loaded) return Status::Ok();  // the start-up load covers it
   std::lock_guard lock(impl_->catch_up_mu);
   VENTROS_ASSIGN_OR_RETURN(auto conn, impl_->db.Acquire());
   // Documents another instance indexed since the last look (same-millisecond rows are re-read:
@@ -683,7 +813,7 @@ Status MemoryService::CatchUpVectors() {
     if (static_cast<int>(v.size()) != impl_->embedder.dimensions()) continue;
     int64_t when = row.IsNull(5) ? row.GetInt(4) : row.GetInt(5);
     batch.push_back({row.GetText(1), row.GetInt(0), std::move(v),
-                     DocMeta{row.GetText(2), when, row.GetText(3) == "active"}});
+                     DocMeta{row.GetText(2), when, row.GetText(3) == "active", row.GetInt(6)}});
   }
   impl_->PublishVectors(batch);
   return Status::Ok();
@@ -756,12 +886,13 @@ Status MemoryService::BulkLoad(const crm::TenantId& tenant, std::span<const Bulk
       std::string terms = TaggedTerms(ContactTag(t, s.contact_id), Terms(m.body));
       VENTROS_ASSIGN_OR_RETURN(
           auto inserted,
-          conn->Query("INSERT INTO memory_messages (id, tenant_id, contact_id, session_id, "
-                      "from_me, source, type, body, terms, sentiment, message_at) VALUES ($1, $2, "
-                      "$3, $4, $5, $6, 'text', $7, $8, $9, $10) ON CONFLICT (id) DO NOTHING "
-                      "RETURNING seq",
-                      {m.id, t, s.contact_id, s.id, int64_t{m.from_me}, m.source, m.body, terms,
-                       sentiment, m.message_at}));
+          conn->Query(
+              "INSERT INTO memory_messages (id, tenant_id, contact_id, session_id, "
+              "from_me, source, type, body, terms, sentiment, message_at) VALUES ($1, $2, "
+              "$3, $4, $5, $6, 'text', $7, $8, $9, $10) ON CONFLICT (tenant_id, id) DO NOTHING "
+              "RETURNING seq",
+              {m.id, t, s.contact_id, s.id, int64_t{m.from_me}, m.source, m.body, terms, sentiment,
+               m.message_at}));
       if (!inserted.empty() && SqliteEngine(*conn)) {
         VENTROS_RETURN_IF_ERROR(
             conn->Query("INSERT INTO memory_messages_fts (rowid, terms) VALUES ($1, $2)",
@@ -774,7 +905,8 @@ Status MemoryService::BulkLoad(const crm::TenantId& tenant, std::span<const Bulk
         conn->Query("INSERT INTO memory_documents (session_id, tenant_id, contact_id, channel_id, "
                     "status, agent_category, outcome, started_at, ended_at, last_message_at, "
                     "message_count, sentiment_sum, sentiment_n, updated_at) VALUES ($1, $2, $3, "
-                    "$4, 'ended', $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (session_id) "
+                    "$4, 'ended', $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (tenant_id, "
+                    "session_id) "
                     "DO NOTHING RETURNING seq",
                     {s.id, t, s.contact_id, OptText(s.channel_id), OptText(s.agent_category),
                      OptText(s.outcome), s.started_at, s.ended_at, last,
@@ -887,16 +1019,28 @@ Result<Fact> MemoryService::AddFact(const crm::TenantId& tenant, const crm::Cont
     VENTROS_ASSIGN_OR_RETURN(auto conn, impl_->db.Acquire());
     VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
     if (input.supersedes) {
-      // The superseded fact stays, closed: true until the new one became true.
+      // The superseded fact stays: expired as it was, and closed (true until this one began).
       VENTROS_ASSIGN_OR_RETURN(
-          auto closed,
-          conn->Query("UPDATE memory_facts SET valid_to = $4, expired_at = $5, updated_at = $5 "
-                      "WHERE tenant_id = $1 AND contact_id = $2 AND id = $3 AND valid_to IS NULL "
-                      "AND expired_at IS NULL",
-                      {tenant.str(), contact.str(), *input.supersedes, f.valid_from, now}));
-      if (closed.affected_rows == 0) {
+          auto active,
+          conn->Query("SELECT id FROM memory_facts WHERE tenant_id = $1 AND contact_id = $2 AND "
+                      "id = $3 AND valid_to IS NULL AND expired_at IS NULL",
+                      {tenant.str(), contact.str(), *input.supersedes}));
+      if (active.empty()) {
         return Status::NotFound(fmt::format(
             "fact '{}' to supersede is not an active fact of this contact", *input.supersedes));
+      }
+      VENTROS_RETURN_IF_ERROR(impl_->CloseFact(*conn, *input.supersedes, f.valid_from));
+    } else if (!input.subject.empty()) {
+      // A fact about the same subject replaces what was believed, as the memory writer does.
+      VENTROS_ASSIGN_OR_RETURN(
+          auto active,
+          conn->Query("SELECT id FROM memory_facts WHERE tenant_id = $1 AND contact_id = $2 AND "
+                      "subject = $3 AND valid_to IS NULL AND expired_at IS NULL AND valid_from "
+                      "<= $4 ORDER BY valid_from DESC",
+                      {tenant.str(), contact.str(), input.subject, f.valid_from}));
+      for (const auto& row : active.rows) {
+        VENTROS_RETURN_IF_ERROR(impl_->CloseFact(*conn, row.GetText(0), f.valid_from));
+        if (!f.supersedes) f.supersedes = row.GetText(0);
       }
     }
     VENTROS_RETURN_IF_ERROR(

@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include "internal.hpp"
 #include "ventros/core/ids.hpp"
 #include "ventros/core/json.hpp"
 #include "ventros/memory/memory.hpp"
@@ -49,7 +50,7 @@ Result<int64_t> ParseTime(std::string_view name, const std::string& text) {
   if (ec != std::errc() || end != text.data() + text.size() || value < 0) {
     return Status::InvalidArgument(
         fmt::format("query parameter '{}' must be a time in epoch milliseconds; got '{}'", name,
-                    text.substr(0, 30)));
+                    ClipUtf8(text, 30)));
   }
   return value;
 }
@@ -201,6 +202,30 @@ void RegisterMemoryRoutes(core::Router& router, MemoryService& service) {
                return HttpResponse::Json(200, std::move(out));
              },
              {.min_role = Role::kReadonly, .summary = "A contact's memory facts"});
+
+  router.Add(
+      "GET", "/v1/contacts/{id}/summary",
+      [&service](HttpRequest& req) {
+        const std::string& id = req.PathParam("id");
+        if (!core::IsUuid(id)) return Fail(req, Status::NotFound("contact not found"));
+        int sessions = 5;
+        for (auto& [name, value] : core::ParseQuery(req.query)) {
+          if (name != "sessions") {
+            return BadRequest(req, fmt::format("unknown query parameter '{}'", name));
+          }
+          auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), sessions);
+          if (ec != std::errc() || end != value.data() + value.size() || sessions < 1 ||
+              sessions > 50) {
+            return BadRequest(req, "query parameter 'sessions' must be an integer from 1 to 50");
+          }
+        }
+        auto summary =
+            service.Summary(crm::TenantId(req.principal->tenant_id), crm::ContactId(id), sessions);
+        if (!summary.ok()) return Fail(req, summary.status());
+        return HttpResponse::Json(200, ContactSummaryJson(*summary));
+      },
+      {.min_role = Role::kReadonly,
+       .summary = "What the memory knows about a contact: stats, facts, latest sessions"});
 
   router.Add("POST", "/v1/contacts/{id}/facts",
              [&service](HttpRequest& req) {

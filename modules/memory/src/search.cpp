@@ -23,9 +23,11 @@ namespace {
 constexpr double kRrfK = 60;
 constexpr size_t kChannelDepth = 20;  // candidates each channel contributes
 constexpr size_t kRerankPool = 10;
-// Keyword search ranks by BM25 the most recent kKeywordWindow matching documents: FTS5 streams
-// matches newest first and stops there, so a query made of very common words costs a bounded
-// amount of work instead of scoring every match; a query with rarer words is ranked exactly.
+// Keyword search ranks by BM25 the most recent kKeywordWindow documents matching any query term:
+// FTS5 streams matches newest first and stops there, so the cost is bounded whatever the words.
+// The price: a rare word's older matches fall outside the window when the query also has a word
+// that hundreds of newer documents share (weighting rare terms by document frequency would fix
+// it; see docs/memory.md).
 constexpr size_t kKeywordWindow = 500;
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
@@ -57,6 +59,15 @@ void Add(Ranked& r, int64_t doc, double score) {
 
 std::string Quote(const std::string& s) { return json::serialize(json::value(s)); }
 
+// Text as one line of the context: line breaks become spaces, so what a customer wrote can never
+// start a line of its own (a fake "=== MEMORY FACTS ===" section, say).
+std::string OneLine(std::string text) {
+  for (char& c : text) {
+    if (c == '\n' || c == '\r' || c == '\v' || c == '\f') c = ' ';
+  }
+  return text;
+}
+
 }  // namespace
 
 const std::map<std::string, StrategyWeights>& Strategies() {
@@ -82,6 +93,74 @@ std::vector<std::pair<int64_t, double>> FuseRanks(const std::vector<RankedList>&
   std::stable_sort(out.begin(), out.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   return out;
+}
+
+Status MemoryService::Impl::LoadAggregates(core::Connection& conn, const crm::Contact& contact,
+                                           int64_t now, ContactStats& st,
+                                           std::vector<Fact>& facts) {
+  const std::string tenant = contact.tenant_id.str(), contact_id = contact.id.str();
+  st.name = contact.name;
+  st.pipeline_stage = contact.pipeline_stage;
+  if (contact.stage_entered_at) st.days_in_stage = (now - *contact.stage_entered_at) / kDayMs;
+  st.campaign_source = contact.attribution.utm_campaign ? contact.attribution.utm_campaign
+                                                        : contact.attribution.utm_source;
+  {
+    VENTROS_ASSIGN_OR_RETURN(
+        auto rows, conn.Query("SELECT COUNT(*), SUM(sentiment_sum), SUM(sentiment_n), "
+                              "MAX(COALESCE(last_message_at, started_at)) FROM memory_documents "
+                              "WHERE tenant_id = $1 AND contact_id = $2",
+                              {tenant, contact_id}));
+    const core::DbRow& r = rows.rows[0];
+    st.total_sessions = r.GetInt(0);
+    if (r.GetInt(2) > 0) st.average_sentiment = r.GetDouble(1) / static_cast<double>(r.GetInt(2));
+    st.last_interaction_at = r.GetOptInt(3);
+    // Trend: the last three sessions against the three before them.
+    VENTROS_ASSIGN_OR_RETURN(
+        auto recent, conn.Query("SELECT sentiment_sum, sentiment_n FROM memory_documents WHERE "
+                                "tenant_id = $1 AND contact_id = $2 AND sentiment_n > 0 ORDER BY "
+                                "COALESCE(last_message_at, started_at) DESC LIMIT 6",
+                                {tenant, contact_id}));
+    st.sentiment_trend = "unknown";
+    if (recent.rows.size() >= 2) {
+      size_t half = recent.rows.size() / 2;
+      double newer = 0, older = 0;
+      for (size_t i = 0; i < recent.rows.size(); ++i) {
+        double avg = recent.rows[i].GetDouble(0) / static_cast<double>(recent.rows[i].GetInt(1));
+        (i < half ? newer : older) += avg;
+      }
+      newer /= static_cast<double>(half);
+      older /= static_cast<double>(recent.rows.size() - half);
+      st.sentiment_trend = newer - older > 0.15   ? "improving"
+                           : older - newer > 0.15 ? "worsening"
+                                                  : "stable";
+    }
+    VENTROS_ASSIGN_OR_RETURN(
+        auto fact_rows,
+        conn.Query("SELECT id, contact_id, type, subject, text, value, confidence, origin, "
+                   "source_session_id, valid_from, valid_to, created_at, expired_at, supersedes "
+                   "FROM memory_facts WHERE tenant_id = $1 AND contact_id = $2 AND valid_to IS "
+                   "NULL AND expired_at IS NULL ORDER BY confidence DESC, valid_from DESC LIMIT 20",
+                   {tenant, contact_id}));
+    for (const auto& r2 : fact_rows.rows) {
+      Fact f;
+      f.id = r2.GetText(0);
+      f.contact_id = r2.GetText(1);
+      f.type = r2.GetText(2);
+      f.subject = r2.GetText(3);
+      f.text = r2.GetText(4);
+      f.value = r2.GetText(5);
+      f.confidence = r2.GetDouble(6);
+      f.origin = r2.GetText(7);
+      f.source_session_id = r2.GetOptText(8);
+      f.valid_from = r2.GetInt(9);
+      f.valid_to = r2.GetOptInt(10);
+      f.created_at = r2.GetInt(11);
+      f.expired_at = r2.GetOptInt(12);
+      f.supersedes = r2.GetOptText(13);
+      facts.push_back(std::move(f));
+    }
+  }
+  return Status::Ok();
 }
 
 Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
@@ -173,13 +252,17 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
     std::string q = req.query;
     auto vectors = m.cache.Embed(tenant, std::span(&q, 1), llm::EmbedTask::kQuery);
     if (vectors.ok() && !vectors->empty()) {
-      query_vector = std::move((*vectors)[0]);
+      // A query with no words the embedder knows ("ok", "👍") is the zero vector: it finds
+      // nothing similar, so the vector channel sits this one out.
+      double norm = 0;
+      for (float x : (*vectors)[0]) norm += static_cast<double>(x) * x;
+      if (norm > 1e-12) query_vector = std::move((*vectors)[0]);
     } else {
       // The other channels still answer; the result says what is missing.
       m.logger->warn("memory: embedding the query failed, searching without vectors: {}",
                      vectors.status().ToString());
       result.warnings.push_back("vector channel skipped: the embedder failed (" +
-                                vectors.status().message().substr(0, 200) + ")");
+                                ClipUtf8(vectors.status().message(), 200) + ")");
     }
     result.timings_ms["embed"] = MsSince(stage);
   }
@@ -255,11 +338,13 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
       std::string tsq;
       for (const auto& t : tenant_terms) tsq += (tsq.empty() ? "" : " | ") + t;
       params.back() = tsq;
+      // As on SQLite: the newest matches (GIN over the stored tsvector), then ranked.
       sql = fmt::format(
-          "SELECT d.seq, -ts_rank(to_tsvector('simple', d.terms), q) AS score FROM "
-          "memory_documents d, to_tsquery('simple', ${}) q WHERE to_tsvector('simple', d.terms) "
-          "@@ q AND d.tenant_id = $1{} ORDER BY score, d.seq LIMIT {}",
-          params.size(), filter, kChannelDepth);
+          "SELECT d.seq, -ts_rank(d.terms_tsv, q) AS score FROM (SELECT seq FROM "
+          "memory_documents WHERE tenant_id = $1 AND terms_tsv @@ to_tsquery('simple', ${0}) "
+          "ORDER BY seq DESC LIMIT {1}) c JOIN memory_documents d ON d.seq = c.seq, "
+          "to_tsquery('simple', ${0}) q WHERE d.tenant_id = $1{2} ORDER BY score, d.seq LIMIT {3}",
+          params.size(), kKeywordWindow, filter, kChannelDepth);
     }
     VENTROS_ASSIGN_OR_RETURN(auto docs, conn->Query(sql, params));
     for (const auto& row : docs.rows) Add(keyword_ranked, row.GetInt(0), -row.GetDouble(1));
@@ -284,14 +369,16 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
                   "bm25(memory_messages_fts) AS score FROM memory_messages_fts WHERE "
                   "memory_messages_fts MATCH $3 ORDER BY rowid DESC LIMIT 2000) f JOIN "
                   "memory_messages "
-                  "mm ON mm.seq = f.rowid JOIN memory_documents d ON d.session_id = mm.session_id "
+                  "mm ON mm.seq = f.rowid JOIN memory_documents d ON d.tenant_id = mm.tenant_id "
+                  "AND d.session_id = mm.session_id "
                   "WHERE mm.tenant_id = $1 AND mm.contact_id = $2 AND d.status = 'ended'{} GROUP "
                   "BY d.seq ORDER BY best, d.seq LIMIT 20",
                   mfilter)
             : fmt::format(
-                  "SELECT d.seq, MIN(-ts_rank(to_tsvector('simple', mm.terms), q)) AS best FROM "
-                  "memory_messages mm JOIN memory_documents d ON d.session_id = mm.session_id, "
-                  "to_tsquery('simple', $3) q WHERE to_tsvector('simple', mm.terms) @@ q AND "
+                  "SELECT d.seq, MIN(-ts_rank(mm.terms_tsv, q)) AS best FROM "
+                  "memory_messages mm JOIN memory_documents d ON d.tenant_id = mm.tenant_id AND "
+                  "d.session_id = mm.session_id, "
+                  "to_tsquery('simple', $3) q WHERE mm.terms_tsv @@ q AND "
                   "mm.tenant_id = $1 AND mm.contact_id = $2 AND d.status = 'ended'{} GROUP BY "
                   "d.seq ORDER BY best, d.seq LIMIT 20",
                   mfilter);
@@ -323,7 +410,7 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
         if (Sqlite(*conn)) {
           std::string tmatch;
           for (const auto& g : grams) tmatch += (tmatch.empty() ? "" : " OR ") + Quote(g);
-          tparams.emplace_back(tmatch);
+          tparams.emplace_back(Quote(TenantTag(tenant)) + " AND (" + tmatch + ")");
           tsql = fmt::format(
               "SELECT d.seq FROM (SELECT rowid, bm25(memory_documents_trgm) AS score FROM "
               "memory_documents_trgm WHERE memory_documents_trgm MATCH ${} ORDER BY rowid DESC "
@@ -384,25 +471,24 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
         std::string node = row.GetText(0);
         if (distance.count(node)) continue;
         distance[node] = hop;
-        if (node.starts_with("session:")) {
-          sessions.emplace_back(hop, node.substr(8));
-        } else if (static_cast<int>(next.size()) < m.options.graph_hop_limit) {
-          next.push_back(node);
-        }
+        // A session is a result and also a way on (to the agents that handled it, the
+        // documents sent in it).
+        if (node.starts_with("session:")) sessions.emplace_back(hop, node.substr(8));
+        if (static_cast<int>(next.size()) < m.options.graph_hop_limit) next.push_back(node);
       }
       frontier = std::move(next);
     }
     if (!sessions.empty()) {
-      std::vector<core::DbValue> params;
+      std::vector<core::DbValue> params = {tenant};
       for (const auto& [hops, id] : sessions) params.emplace_back(id);
       VENTROS_ASSIGN_OR_RETURN(
           auto docs,
-          // The tenant is checked on each row rather than in SQL: with a long IN list the planner
-          // would otherwise scan the tenant's documents instead of looking up each session.
+          // By the (tenant_id, session_id) key: both columns constrained, so the planner looks
+          // each session up (with session_id alone it would scan).
           conn->Query(fmt::format("SELECT seq, session_id, contact_id, status, "
                                   "COALESCE(last_message_at, started_at), tenant_id FROM "
-                                  "memory_documents WHERE session_id IN ({})",
-                                  Placeholders(1, sessions.size())),
+                                  "memory_documents WHERE tenant_id = $1 AND session_id IN ({})",
+                                  Placeholders(2, sessions.size())),
                       params));
       struct G {
         int hops;
@@ -487,12 +573,14 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
     for (const auto& h : fused) params.emplace_back(h.doc);
     VENTROS_ASSIGN_OR_RETURN(
         auto rows, conn->Query(fmt::format("SELECT seq, session_id, contact_id, header, summary, "
-                                           "started_at, ended_at, terms, embedding FROM "
+                                           "started_at, ended_at, terms, embedding, tenant_id FROM "
                                            "memory_documents WHERE seq IN ({})",
                                            Placeholders(1, fused.size())),
                                params));
     std::map<int64_t, const core::DbRow*> rows_by_seq;
-    for (const auto& row : rows.rows) rows_by_seq[row.GetInt(0)] = &row;
+    for (const auto& row : rows.rows) {
+      if (row.GetText(9) == tenant) rows_by_seq[row.GetInt(0)] = &row;
+    }
     for (size_t i = 0; i < fused.size(); ++i) {
       auto it = rows_by_seq.find(fused[i].doc);
       if (it == rows_by_seq.end()) continue;
@@ -553,69 +641,8 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
 
   // 5. Aggregates: contact stats and active facts.
   stage = Clock::now();
-  ContactStats& st = result.stats;
-  st.name = contact.name;
-  st.pipeline_stage = contact.pipeline_stage;
-  if (contact.stage_entered_at) st.days_in_stage = (now - *contact.stage_entered_at) / kDayMs;
-  st.campaign_source = contact.attribution.utm_campaign ? contact.attribution.utm_campaign
-                                                        : contact.attribution.utm_source;
-  {
-    VENTROS_ASSIGN_OR_RETURN(
-        auto rows, conn->Query("SELECT COUNT(*), SUM(sentiment_sum), SUM(sentiment_n), "
-                               "MAX(COALESCE(last_message_at, started_at)) FROM memory_documents "
-                               "WHERE tenant_id = $1 AND contact_id = $2",
-                               {tenant, contact_id}));
-    const core::DbRow& r = rows.rows[0];
-    st.total_sessions = r.GetInt(0);
-    if (r.GetInt(2) > 0) st.average_sentiment = r.GetDouble(1) / static_cast<double>(r.GetInt(2));
-    st.last_interaction_at = r.GetOptInt(3);
-    // Trend: the last three sessions against the three before them.
-    VENTROS_ASSIGN_OR_RETURN(
-        auto recent, conn->Query("SELECT sentiment_sum, sentiment_n FROM memory_documents WHERE "
-                                 "tenant_id = $1 AND contact_id = $2 AND sentiment_n > 0 ORDER BY "
-                                 "COALESCE(last_message_at, started_at) DESC LIMIT 6",
-                                 {tenant, contact_id}));
-    st.sentiment_trend = "unknown";
-    if (recent.rows.size() >= 2) {
-      size_t half = recent.rows.size() / 2;
-      double newer = 0, older = 0;
-      for (size_t i = 0; i < recent.rows.size(); ++i) {
-        double avg = recent.rows[i].GetDouble(0) / static_cast<double>(recent.rows[i].GetInt(1));
-        (i < half ? newer : older) += avg;
-      }
-      newer /= static_cast<double>(half);
-      older /= static_cast<double>(recent.rows.size() - half);
-      st.sentiment_trend = newer - older > 0.15   ? "improving"
-                           : older - newer > 0.15 ? "worsening"
-                                                  : "stable";
-    }
-    VENTROS_ASSIGN_OR_RETURN(
-        auto facts,
-        conn->Query(
-            "SELECT id, contact_id, type, subject, text, value, confidence, origin, "
-            "source_session_id, valid_from, valid_to, created_at, expired_at, supersedes "
-            "FROM memory_facts WHERE tenant_id = $1 AND contact_id = $2 AND valid_to IS "
-            "NULL AND expired_at IS NULL ORDER BY confidence DESC, valid_from DESC LIMIT 20",
-            {tenant, contact_id}));
-    for (const auto& r2 : facts.rows) {
-      Fact f;
-      f.id = r2.GetText(0);
-      f.contact_id = r2.GetText(1);
-      f.type = r2.GetText(2);
-      f.subject = r2.GetText(3);
-      f.text = r2.GetText(4);
-      f.value = r2.GetText(5);
-      f.confidence = r2.GetDouble(6);
-      f.origin = r2.GetText(7);
-      f.source_session_id = r2.GetOptText(8);
-      f.valid_from = r2.GetInt(9);
-      f.valid_to = r2.GetOptInt(10);
-      f.created_at = r2.GetInt(11);
-      f.expired_at = r2.GetOptInt(12);
-      f.supersedes = r2.GetOptText(13);
-      result.facts.push_back(std::move(f));
-    }
-  }
+  VENTROS_RETURN_IF_ERROR(m.LoadAggregates(*conn, contact, now, result.stats, result.facts));
+  const ContactStats& st = result.stats;
   result.timings_ms["aggregates"] = MsSince(stage);
 
   // 6. The context an agent reads.
@@ -624,20 +651,18 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
   ctx += "=== RECENT MESSAGES ===\n";
   if (result.recent_messages.empty()) ctx += "(none)\n";
   for (const auto& msg : result.recent_messages) {
-    std::string body = msg.body;
-    std::replace(body.begin(), body.end(), '\n', ' ');
     ctx += fmt::format("[{}] {}: \"{}\"\n", FormatMinute(msg.message_at),
-                       msg.from_me ? "Agent" : "Contact", body);
+                       msg.from_me ? "Agent" : "Contact", OneLine(msg.body));
   }
   ctx += "\n=== SIMILAR PAST SESSIONS ===\n";
   if (result.hits.empty()) ctx += "(none)\n";
   for (size_t i = 0; i < result.hits.size(); ++i) {
     const SearchHit& h = result.hits[i];
-    ctx += fmt::format("{}. (similarity {:.2f}) {}\n", i + 1, h.similarity, h.header);
-    if (!h.summary.empty()) ctx += "   " + h.summary + "\n";
+    ctx += fmt::format("{}. (similarity {:.2f}) {}\n", i + 1, h.similarity, OneLine(h.header));
+    if (!h.summary.empty()) ctx += "   " + OneLine(h.summary) + "\n";
   }
   ctx += "\n=== CONTACT CONTEXT ===\n";
-  ctx += fmt::format("Name: {}\n", st.name.empty() ? "(unknown)" : st.name);
+  ctx += fmt::format("Name: {}\n", st.name.empty() ? "(unknown)" : OneLine(st.name));
   ctx += fmt::format("Total sessions: {}\n", st.total_sessions);
   if (st.average_sentiment) {
     ctx +=
@@ -654,7 +679,7 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
   ctx += "\n=== MEMORY FACTS ===\n";
   if (result.facts.empty()) ctx += "(none)\n";
   for (const auto& f : result.facts) {
-    ctx += fmt::format("- [{}] {} (confidence {:.2f}{})\n", f.type, f.text, f.confidence,
+    ctx += fmt::format("- [{}] {} (confidence {:.2f}{})\n", f.type, OneLine(f.text), f.confidence,
                        f.source_session_id ? ", source session " + *f.source_session_id : "");
   }
   result.timings_ms["format"] = MsSince(stage);
@@ -762,6 +787,67 @@ std::string SearchResultJson(const SearchResult& r) {
   for (const auto& w : r.warnings) warnings.emplace_back(w);
   o["warnings"] = std::move(warnings);
   o["context"] = r.context;
+  return json::serialize(o);
+}
+
+}  // namespace ventros::memory
+
+namespace ventros::memory {
+
+Result<MemoryService::ContactSummary> MemoryService::Summary(const crm::TenantId& tenant,
+                                                             const crm::ContactId& contact_id,
+                                                             int sessions) {
+  VENTROS_ASSIGN_OR_RETURN(crm::Contact contact, impl_->crm.GetContact(tenant, contact_id));
+  VENTROS_ASSIGN_OR_RETURN(auto conn, impl_->db.Acquire());
+  ContactSummary out;
+  VENTROS_RETURN_IF_ERROR(
+      impl_->LoadAggregates(*conn, contact, impl_->clock.NowMillis(), out.stats, out.facts));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows,
+      conn->Query(
+          fmt::format("SELECT session_id, status, header, summary, started_at, ended_at, "
+                      "message_count, sentiment_sum, sentiment_n, COALESCE(last_message_at, "
+                      "started_at) AS at FROM memory_documents WHERE tenant_id = $1 AND "
+                      "contact_id = $2 ORDER BY at DESC, seq DESC LIMIT {}",
+                      std::clamp(sessions, 1, 50)),
+          {tenant.str(), contact_id.str()}));
+  for (const auto& r : rows.rows) {
+    SessionSummary s;
+    s.session_id = r.GetText(0);
+    s.status = r.GetText(1);
+    s.header = r.GetText(2);
+    s.summary = r.GetText(3);
+    s.started_at = r.GetInt(4);
+    s.ended_at = r.GetOptInt(5);
+    s.message_count = r.GetInt(6);
+    if (r.GetInt(8) > 0) s.sentiment = r.GetDouble(7) / static_cast<double>(r.GetInt(8));
+    out.sessions.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string ContactSummaryJson(const MemoryService::ContactSummary& s) {
+  // The stats and facts render as in a search result.
+  SearchResult shell;
+  shell.stats = s.stats;
+  shell.facts = s.facts;
+  boost::system::error_code ec;
+  json::value rendered = json::parse(SearchResultJson(shell), ec);
+  json::object o;
+  o["contact_stats"] = rendered.at("contact_stats");
+  o["facts"] = rendered.at("facts");
+  json::array sessions;
+  for (const auto& x : s.sessions) {
+    sessions.push_back({{"session_id", x.session_id},
+                        {"status", x.status},
+                        {"header", x.header},
+                        {"summary", x.summary},
+                        {"started_at", x.started_at},
+                        {"ended_at", x.ended_at ? json::value(*x.ended_at) : nullptr},
+                        {"message_count", x.message_count},
+                        {"sentiment", x.sentiment ? json::value(*x.sentiment) : nullptr}});
+  }
+  o["sessions"] = std::move(sessions);
   return json::serialize(o);
 }
 

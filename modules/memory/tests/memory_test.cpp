@@ -5,13 +5,17 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 
+#include "support/fake_http_server.hpp"
 #include "support/test_db.hpp"
 #include "ventros/core/events.hpp"
+#include "ventros/core/http_client.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
+#include "ventros/llm/chat.hpp"
 #include "ventros/memory/local_embedder.hpp"
 
 using namespace ventros;
@@ -185,6 +189,7 @@ VENTROS_DB_TEST("Memory: indexes messages and sessions from events, idempotently
       w.Say("5511911110001", "Oi, quero o cancelamento do plano. Está muito caro!", false, "Maria");
   w.Say("5511911110001", "Entendo, posso oferecer 20% de desconto.", true);
   w.Close(a);
+  w.clock.AdvanceMillis(3600 * 1000);  // the indexer runs an hour later
   w.Index();
   CHECK(w.Count("SELECT COUNT(*) FROM memory_messages") == 2);
   CHECK(w.Count("SELECT COUNT(*) FROM memory_documents WHERE status = 'ended'") == 1);
@@ -193,6 +198,17 @@ VENTROS_DB_TEST("Memory: indexes messages and sessions from events, idempotently
   CHECK(w.memory.VectorCount(w.tenant) == 1);
   // The contact's message carries a negative sentiment.
   CHECK(w.Count("SELECT COUNT(*) FROM memory_messages WHERE sentiment < 0") == 1);
+  // Times come from the payloads (RFC 3339), not from when the indexer ran.
+  auto stored = w.messaging.GetMessage(w.tenant, *a.message_id);
+  REQUIRE(stored.ok());
+  CHECK(w.Count("SELECT MIN(message_at) FROM memory_messages") == stored->message_at);
+  auto session = w.messaging.GetSession(w.tenant, *a.session_id);
+  REQUIRE(session.ok());
+  REQUIRE(session->ended_at.has_value());
+  w.clock.AdvanceMillis(kDay);  // indexing later must not move the session's end
+  REQUIRE(w.memory.HandleEvents({}).ok());
+  CHECK(w.Count("SELECT MAX(ended_at) FROM memory_documents") == *session->ended_at);
+  CHECK(w.Count("SELECT MAX(started_at) FROM memory_documents") == session->started_at);
 
   // Delivering every event again changes nothing.
   int64_t edges = w.Count("SELECT COUNT(*) FROM memory_graph_edges");
@@ -424,7 +440,7 @@ VENTROS_DB_TEST("Memory: strategies, errors and the formatted context", "[memory
 
 VENTROS_DB_TEST("Memory: facts are bi-temporal; superseded facts stay queryable", "[memory]") {
   World w(engine);
-  auto a = w.Say("5511911110001", "Meu orçamento é R$ 5000 por mês");
+  auto a = w.Say("5511911110001", "Olá, bom dia");  // (nothing for the writer to learn)
   w.Index();
   const crm::ContactId contact = *a.contact_id;
   memory::FactInput first;
@@ -448,15 +464,41 @@ VENTROS_DB_TEST("Memory: facts are bi-temporal; superseded facts stay queryable"
   REQUIRE(active.ok());
   REQUIRE(active->size() == 1);
   CHECK(active->at(0).text == "R$ 3000/mês");
+  // History keeps both axes: the first fact as it was believed (now expired), a copy saying it
+  // was true until the second began, and the second.
   auto history = w.memory.ListFacts(w.tenant, contact, std::nullopt, true);
   REQUIRE(history.ok());
-  REQUIRE(history->size() == 2);
-  CHECK(history->at(1).valid_to == std::optional<int64_t>(f2->valid_from));
-  CHECK(history->at(1).expired_at.has_value());
+  REQUIRE(history->size() == 3);
+  int closed_copies = 0;
+  for (const auto& h : *history) {
+    if (h.id == f1->id) {
+      CHECK(h.expired_at.has_value());
+      CHECK_FALSE(h.valid_to.has_value());
+    } else if (h.supersedes == std::optional<std::string>(f1->id) && h.valid_to) {
+      ++closed_copies;
+      CHECK(*h.valid_to == f2->valid_from);
+      CHECK_FALSE(h.expired_at.has_value());
+      CHECK(h.text == "R$ 5000/mês");
+    }
+  }
+  CHECK(closed_copies == 1);
   auto then = w.memory.ListFacts(w.tenant, contact, t1 + 1000, false);
   REQUIRE(then.ok());
   REQUIRE(then->size() == 1);
   CHECK(then->at(0).text == "R$ 5000/mês");
+
+  // Backdated: learned on day 20 that the budget changed on day 15. On day 17 (before we knew)
+  // the system believed R$ 3000; asked now about day 17, it says R$ 3000 was true until day 15.
+  w.clock.AdvanceMillis(10 * kDay);
+  memory::FactInput third = first;
+  third.text = "R$ 2000/mês";
+  third.supersedes = f2->id;
+  third.valid_from = f2->valid_from + 5 * kDay;
+  REQUIRE(w.memory.AddFact(w.tenant, contact, third).ok());
+  auto believed = w.memory.ListFacts(w.tenant, contact, f2->valid_from + 7 * kDay, false);
+  REQUIRE(believed.ok());
+  REQUIRE(believed->size() == 1);
+  CHECK(believed->at(0).id == f2->id);
 
   // Superseding a closed fact, a bad type, another tenant's contact: clear errors.
   CHECK(w.memory.AddFact(w.tenant, contact, second).status().code() == core::StatusCode::kNotFound);
@@ -498,4 +540,215 @@ VENTROS_DB_TEST("Memory: reindex rebuilds documents and the vector index", "[mem
   CHECK(restarted.VectorCount(w.tenant) == 0);
   REQUIRE(restarted.LoadVectors().ok());
   CHECK(restarted.VectorCount(w.tenant) == 3);
+}
+
+VENTROS_DB_TEST(
+    "Memory writer: facts from a conversation history, superseded, withdrawn and "
+    "strengthened; as_of answers; idempotent",
+    "[memory][writer]") {
+  World w(engine);
+  const std::string phone = "5511911110001";
+  // Day 0: a budget, a competitor objection and a pain point.
+  auto first = w.Say(phone, "Oi! Meu orçamento é de R$ 5.000 por mês.", false, "Maria");
+  w.Say(phone, "Entendi, vou preparar uma proposta.", true);
+  w.Say(phone, "O concorrente oferece 30% mais barato.");
+  w.Say(phone, "E o ROI não está claro para nós.");
+  w.Close(first);
+  w.Index();
+  const crm::ContactId contact = *first.contact_id;
+  auto day0 = w.memory.ListFacts(w.tenant, contact, std::nullopt, false);
+  REQUIRE(day0.ok());
+  auto find = [](const std::vector<memory::Fact>& facts, const std::string& subject) {
+    for (const auto& f : facts) {
+      if (f.subject == subject) return std::optional<memory::Fact>(f);
+    }
+    return std::optional<memory::Fact>();
+  };
+  auto budget5 = find(*day0, "budget");
+  REQUIRE(budget5);
+  CHECK(budget5->type == "budget_constraint");
+  CHECK(budget5->origin == "extracted");
+  CHECK(budget5->source_session_id == std::optional<std::string>(first.session_id->str()));
+  auto value5 = testing::ParseJson(budget5->value);
+  CHECK(value5.at("amount").to_number<double>() == 5000);
+  CHECK(value5.at("currency") == "BRL");
+  CHECK(value5.at("period") == "month");
+  auto competitor = find(*day0, "objection:competitor");
+  REQUIRE(competitor);
+  auto roi = find(*day0, "pain_point:roi");
+  REQUIRE(roi);
+  int64_t day0_end = w.clock.NowMillis();
+
+  // Day 10: the budget shrinks, the objection is withdrawn, the pain point repeats.
+  w.clock.AdvanceMillis(10 * kDay);
+  auto second = w.Say(phone, "Revisamos aqui: agora o orçamento é de R$ 3.000 por mês.");
+  w.Say(phone, "Não estamos mais considerando o concorrente.");
+  w.Say(phone, "Mas o ROI ainda não está claro.");
+  w.Close(second);
+  w.Index();
+
+  auto now = w.memory.ListFacts(w.tenant, contact, std::nullopt, false);
+  REQUIRE(now.ok());
+  auto budget3 = find(*now, "budget");
+  REQUIRE(budget3);
+  CHECK(testing::ParseJson(budget3->value).at("amount").to_number<double>() == 3000);
+  CHECK(budget3->supersedes == std::optional<std::string>(budget5->id));
+  CHECK_FALSE(find(*now, "objection:competitor"));
+  auto roi_now = find(*now, "pain_point:roi");
+  REQUIRE(roi_now);
+  CHECK(roi_now->id == roi->id);  // strengthened, not duplicated
+  CHECK(roi_now->confidence > roi->confidence);
+
+  // History: the old budget closed when the new one was said; nothing deleted.
+  auto history = w.memory.ListFacts(w.tenant, contact, std::nullopt, true);
+  REQUIRE(history.ok());
+  int budgets = 0;
+  for (const auto& f : *history) {
+    if (f.subject != "budget") continue;
+    ++budgets;
+    if (f.id == budget5->id) CHECK(f.expired_at.has_value());
+    if (f.supersedes == std::optional<std::string>(budget5->id) && f.valid_to) {
+      CHECK(*f.valid_to == budget3->valid_from);  // true until the new budget was said
+    }
+  }
+  CHECK(budgets == 3);  // R$ 5000 as believed then, R$ 5000 closed, R$ 3000
+  // What was believed on day 5: R$ 5000, the competitor objection, the pain point.
+  auto then = w.memory.ListFacts(w.tenant, contact, day0_end + 5 * kDay, false);
+  REQUIRE(then.ok());
+  auto then_budget = find(*then, "budget");
+  REQUIRE(then_budget);
+  CHECK(then_budget->id == budget5->id);
+  CHECK(find(*then, "objection:competitor"));
+
+  // The timeline tells the story.
+  auto events = w.messaging.ListContactEvents(w.tenant, contact, crm::Page{200, ""});
+  REQUIRE(events.ok());
+  int learned = 0, updated = 0, withdrawn = 0;
+  for (const auto& e : events->items) {
+    learned += e.category == "fact_learned";
+    updated += e.category == "fact_updated";
+    withdrawn += e.category == "fact_withdrawn";
+  }
+  CHECK(learned >= 3);
+  CHECK(updated == 1);
+  CHECK(withdrawn == 1);
+
+  // Re-processing every event, and replaying the history, change nothing.
+  auto facts_before = w.Count("SELECT COUNT(*) FROM memory_facts");
+  auto all = w.bus.ListEvents(std::nullopt, 0, 1000);
+  REQUIRE(all.ok());
+  std::vector<core::Event> mine;
+  for (const auto& e : *all) {
+    if (e.type.starts_with("message.") || e.type.starts_with("session.")) mine.push_back(e);
+  }
+  REQUIRE(w.memory.HandleEvents(mine).ok());
+  auto replay = w.memory.Rebuild(w.tenant, std::nullopt);
+  REQUIRE(replay.ok());
+  CHECK(*replay == 0);
+  CHECK(w.Count("SELECT COUNT(*) FROM memory_facts") == facts_before);
+  auto again = w.memory.ListFacts(w.tenant, contact, std::nullopt, false);
+  REQUIRE(again.ok());
+  CHECK(find(*again, "pain_point:roi")->confidence == Approx(roi_now->confidence));
+
+  // The summary: stats, active facts, latest sessions first.
+  auto summary = w.memory.Summary(w.tenant, contact);
+  REQUIRE(summary.ok());
+  CHECK(summary->stats.total_sessions == 2);
+  REQUIRE(summary->sessions.size() == 2);
+  CHECK(summary->sessions[0].session_id == second.session_id->str());
+  CHECK(find(summary->facts, "budget"));
+}
+
+VENTROS_DB_TEST(
+    "Memory writer with a language model: summary and facts from JSON, a bad answer "
+    "retried once, malformed facts dropped",
+    "[memory][writer]") {
+  World w(engine);
+  std::vector<std::string> answers = {
+      // Not JSON: asked again once.
+      "Claro! Aqui está o resumo.",
+      // Partial: one good fact, one without a type, one with an unknown type.
+      R"({"summary":"Cliente quer cancelar por preço; recebeu 20% de desconto e ficou.",)"
+      R"("facts":[{"type":"objection","subject":"objection:price","text":"Acha o plano caro",)"
+      R"("value":{"reason":"price"},"confidence":0.8},{"text":"sem tipo"},)"
+      R"({"type":"horoscope","text":"x"}]})",
+      // Invalid twice in a row (a later session).
+      "nope", "still nope"};
+  std::atomic<size_t> next{0};
+  testing::FakeHttpServer model([&](const testing::FakeRequest& r) {
+    testing::FakeReply reply;
+    std::string content = answers.at(std::min(next.fetch_add(1), answers.size() - 1));
+    (void)r;
+    reply.body = boost::json::serialize(boost::json::object{
+        {"choices",
+         boost::json::array{boost::json::object{
+             {"message", boost::json::object{{"role", "assistant"}, {"content", content}}},
+             {"finish_reason", "stop"}}}},
+        {"usage", boost::json::object{{"prompt_tokens", 100}, {"completion_tokens", 20}}}});
+    return reply;
+  });
+  core::HttpClient http;
+  llm::ChatModelOptions options;
+  options.provider = "openai";
+  options.base_url = model.Url("/");
+  options.model = "test-model";
+  options.sleep = [](std::chrono::milliseconds) {};
+  auto chat = llm::MakeChatModel(options, http);
+  REQUIRE(chat.ok());
+  w.memory.SetChatModel(chat->get());
+  REQUIRE(w.memory.HasChatModel());
+
+  auto s = w.Say("5511911110001", "Quero cancelar, está caro demais.");
+  w.Say("5511911110001", "Posso oferecer 20% de desconto.", true);
+  w.Close(s);
+  w.Index();
+  auto ended = w.bus.ListEvents(std::string("session.ended"), 0, 10);
+  REQUIRE(ended.ok());
+  REQUIRE(ended->size() == 1);
+  REQUIRE(w.memory.HandleEndedSessionWithModel(ended->at(0)).ok());
+  CHECK(next == 2);  // the bad answer was retried once
+  auto requests = model.Requests();
+  REQUIRE(requests.size() == 2);
+  auto first = testing::ParseJson(requests[0].body);
+  CHECK(first.at("response_format").at("type") == "json_object");
+  CHECK_THAT(std::string(first.at("messages").as_array()[1].at("content").as_string()),
+             Catch::Contains("Contact: Quero cancelar, está caro demais."));
+  CHECK_THAT(std::string(testing::ParseJson(requests[1].body)
+                             .at("messages")
+                             .as_array()
+                             .back()
+                             .at("content")
+                             .as_string()),
+             Catch::Contains("not valid"));
+
+  auto facts = w.memory.ListFacts(w.tenant, *s.contact_id, std::nullopt, false);
+  REQUIRE(facts.ok());
+  bool model_fact = false;
+  for (const auto& f : *facts) {
+    if (f.text == "Acha o plano caro") {
+      model_fact = true;
+      CHECK(f.confidence == Approx(0.8));
+      CHECK(f.source_session_id == std::optional<std::string>(s.session_id->str()));
+    }
+    CHECK(f.text != "sem tipo");
+  }
+  CHECK(model_fact);
+  auto summary = w.memory.Summary(w.tenant, *s.contact_id);
+  REQUIRE(summary.ok());
+  REQUIRE(summary->sessions.size() == 1);
+  CHECK(summary->sessions[0].summary ==
+        "Cliente quer cancelar por preço; recebeu 20% de desconto e ficou.");
+
+  // The same event again: the model is asked again, but nothing is learned twice.
+  int64_t rows = w.Count("SELECT COUNT(*) FROM memory_facts");
+  answers[2] = answers[1];
+  REQUIRE(w.memory.HandleEndedSessionWithModel(ended->at(0)).ok());
+  CHECK(w.Count("SELECT COUNT(*) FROM memory_facts") == rows);
+
+  // Two invalid answers: the delivery fails (and is retried later by the bus).
+  answers[3] = "nope";
+  next = 3;
+  auto st = w.memory.HandleEndedSessionWithModel(ended->at(0));
+  CHECK(st.code() == core::StatusCode::kUnavailable);
+  CHECK_THAT(st.message(), Catch::Contains("no valid JSON twice"));
 }

@@ -32,6 +32,10 @@
 #include "ventros/llm/embedder.hpp"
 #include "ventros/llm/reranker.hpp"
 
+namespace ventros::llm {
+class ChatModel;
+}
+
 namespace ventros::memory {
 
 using core::Result;
@@ -162,6 +166,10 @@ class MemoryService {
     size_t search_cache_entries = 2000;
     int64_t search_cache_ttl_ms = 60000;
     int ef_search = 128;
+    // HNSW graph: 16/100 gave recall@10 0.93 on 100k sessions of (repetitive) customer
+    // conversations, 32/200 gives 0.97 for twice the build time (docs/benchmarks.md).
+    int hnsw_m = 32;
+    int hnsw_ef_construction = 200;
     int graph_hop_limit = 50;  // nodes expanded per hop
   };
   // `embedder` is the document/query embedder; `reranker` (optional) replaces the local scorer.
@@ -175,6 +183,13 @@ class MemoryService {
   MemoryService(const MemoryService&) = delete;
   MemoryService& operator=(const MemoryService&) = delete;
 
+  // With a language model (llm.provider other than offline): session summaries and facts are
+  // written by it on session.ended, by the "memory.writer" consumer (HandleEndedSessionWithModel).
+  // Without one, the extractive summary and the rule-based facts of the indexer stand alone.
+  void SetChatModel(llm::ChatModel* model);
+  bool HasChatModel() const;
+  Status HandleEndedSessionWithModel(const core::Event& event);
+
   // Indexer: the event types it consumes, and the handlers (idempotent).
   static const std::vector<std::string>& ConsumedEventTypes();
   Status HandleEvents(std::span<const core::Event> events);
@@ -182,7 +197,9 @@ class MemoryService {
 
   // Loads every stored embedding into the vector index (start-up; logs progress); `stop` ends it
   // early (shutdown). CatchUpVectors then loads what other instances indexed since.
-  Status LoadVectors(const std::atomic<bool>* stop = nullptr);
+  // `tenant`: only that tenant's (a one-off search from the CLI).
+  Status LoadVectors(const std::atomic<bool>* stop = nullptr,
+                     std::optional<crm::TenantId> tenant = std::nullopt);
   Status CatchUpVectors();
 
   // Re-derives every document (summary, terms, embedding) from the stored messages. `progress`
@@ -191,6 +208,28 @@ class MemoryService {
                  const std::function<void(int64_t, int64_t)>& progress = {});
 
   Result<SearchResult> Search(const SearchRequest& request);
+
+  // What the memory knows about a contact: stats, active facts, the latest session summaries.
+  struct SessionSummary {
+    std::string session_id, status, header, summary;
+    int64_t started_at = 0;
+    std::optional<int64_t> ended_at;
+    int64_t message_count = 0;
+    std::optional<double> sentiment;
+  };
+  struct ContactSummary {
+    ContactStats stats;
+    std::vector<Fact> facts;
+    std::vector<SessionSummary> sessions;  // newest first
+  };
+  Result<ContactSummary> Summary(const crm::TenantId& tenant, const crm::ContactId& contact,
+                                 int sessions = 5);
+
+  // Replays customers' messages (since `since`, epoch ms) through the fact writer, in the order
+  // they were stored; sources already learned from are skipped. Returns how many facts were
+  // learned, strengthened or withdrawn.
+  Result<int64_t> Rebuild(std::optional<crm::TenantId> tenant, std::optional<int64_t> since,
+                          const std::function<void(int64_t, int64_t)>& progress = {});
 
   // Facts.
   Result<std::vector<Fact>> ListFacts(const crm::TenantId& tenant, const crm::ContactId& contact,
@@ -219,6 +258,8 @@ class MemoryService {
   llm::Embedder& embedder_;
   std::unique_ptr<Impl> impl_;
 };
+
+std::string ContactSummaryJson(const MemoryService::ContactSummary& s);
 
 void RegisterMemoryRoutes(core::Router& router, MemoryService& service);
 
