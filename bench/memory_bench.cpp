@@ -145,14 +145,7 @@ std::string Fill(std::string text, std::mt19937_64& rng) {
 // Conversations stored through the CRM as a webhook would (events in the outbox), then the
 // memory indexer (documents, embeddings, sentiment, keyword terms, graph, facts) consumes them
 // as fast as it can: sessions per second, offline.
-int WriterBench(std::string db_url, int sessions, int per_session) {
-  std::string tmp;
-  if (db_url.empty()) {
-    tmp = (std::filesystem::temp_directory_path() / ("ventros-bench-writer-" + core::RandomHex(6)))
-              .string();
-    std::filesystem::create_directories(tmp);
-    db_url = "sqlite://" + tmp + "/writer.db";
-  }
+int WriterBench(const std::string& db_url, int sessions, int per_session) {
   core::DatabaseOptions dbo;
   dbo.url = db_url;
   dbo.pool_size = 4;
@@ -175,7 +168,9 @@ int WriterBench(std::string db_url, int sessions, int per_session) {
   memory::MemoryService service(**db, clock, core::NullLogger(), messaging, embedder);
   core::ConsumerOptions opts;
   opts.types = memory::MemoryService::ConsumedEventTypes();
-  opts.batch_size = 16;
+  opts.batch_size = std::getenv("VENTROS_BENCH_WRITER_BATCH")
+                        ? std::atoi(std::getenv("VENTROS_BENCH_WRITER_BATCH"))
+                        : 16;
   opts.batch_handler = [&](std::span<const core::Event> events) {
     return service.HandleEvents(events);
   };
@@ -237,8 +232,6 @@ int WriterBench(std::string db_url, int sessions, int per_session) {
   Check(replay.status(), "rebuild");
   Emit("writer_replay_messages_per_s", sessions * per_session / 2 / Seconds(replay_start),
        "messages/s");
-  db->reset();
-  if (!tmp.empty()) std::filesystem::remove_all(tmp);
   return 0;
 }
 
@@ -265,7 +258,19 @@ int main(int argc, char** argv) {
                  "Instead: the memory writer's throughput over this many conversations stored "
                  "through the CRM (events consumed by the memory indexer, facts extracted)");
   CLI11_PARSE(cli, argc, argv);
-  if (writer_sessions > 0) return WriterBench(db_url, writer_sessions, per_session);
+  if (writer_sessions > 0) {
+    std::string tmp;
+    if (db_url.empty()) {
+      tmp =
+          (std::filesystem::temp_directory_path() / ("ventros-bench-writer-" + core::RandomHex(6)))
+              .string();
+      std::filesystem::create_directories(tmp);
+      db_url = "sqlite://" + tmp + "/writer.db";
+    }
+    int code = WriterBench(db_url, writer_sessions, per_session);  // everything closed on return
+    if (!tmp.empty()) std::filesystem::remove_all(tmp);
+    return code;
+  }
 
   std::string tmp;
   if (db_url.empty()) {

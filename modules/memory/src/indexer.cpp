@@ -3,8 +3,8 @@
 // session, graph rows by their natural keys), so a redelivered event changes nothing.
 //
 // Documents are re-derived (summary, terms, embedding) when their session ends and, while it is
-// active, at its 1st, 2nd, 4th, 8th, ... message and every 25th, so a long session costs O(n log n)
-// rebuilding work, not O(n^2).
+// active, at its first message (so it is searchable at once) and every 20th, so a long session
+// costs O(n) rebuilding work, not O(n^2), and a short one two rebuilds.
 
 #include <fmt/format.h>
 
@@ -130,9 +130,7 @@ core::DbValue OptText(const std::string& s) {
 }
 
 // A rebuild point of an active session's document.
-bool RefreshDue(int64_t count) {
-  return count > 0 && ((count & (count - 1)) == 0 || count % 25 == 0);
-}
+bool RefreshDue(int64_t count) { return count == 1 || (count > 0 && count % 20 == 0); }
 
 // Keeps the first `limit` bytes of `text` without splitting a UTF-8 sequence.
 std::string Clip(std::string_view text, size_t limit) {
