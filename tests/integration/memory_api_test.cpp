@@ -125,13 +125,27 @@ VENTROS_DB_TEST("Memory API: a webhook becomes searchable memory; facts in and o
                                R"("supersedes":"{}"}})",
                                f1_id));
   REQUIRE(f2.status == 201);
-  auto active = ParseJson(s.Call("GET", facts, readonly).body).at("items").as_array();
+  // Manual facts only: the memory writer learns from the webhook's message on its own thread.
+  auto manual = [&](const std::string& query) {
+    json::array out;
+    json::value listed = ParseJson(s.Call("GET", facts + query, readonly).body);
+    for (const auto& f : listed.at("items").as_array()) {
+      if (f.at("origin") == "manual") out.push_back(f);
+    }
+    return out;
+  };
+  auto active = manual("");
   REQUIRE(active.size() == 1);
   CHECK(active[0].at("text") == "R$ 3000/mês");
-  auto all = ParseJson(s.Call("GET", facts + "?include_history=true", readonly).body)
-                 .at("items")
-                 .as_array();
-  CHECK(all.size() == 3);  // R$ 5000 as believed, R$ 5000 closed, R$ 3000
+  CHECK(manual("?include_history=true").size() == 3);  // 5000 as believed, 5000 closed, 3000
+  // "Quero cancelar minha conta, muito caro": the writer learns a price objection.
+  REQUIRE(Eventually([&] {
+    json::value listed = ParseJson(s.Call("GET", facts, readonly).body);
+    for (const auto& f : listed.at("items").as_array()) {
+      if (f.at("origin") == "extracted" && f.at("subject") == "objection:price") return true;
+    }
+    return false;
+  }));
   auto later = s.Call("POST", "/v1/memory/search", agent,
                       fmt::format(R"({{"contact_id":"{}","query":"orçamento"}})", contact));
   REQUIRE(later.status == 200);
@@ -174,6 +188,14 @@ VENTROS_DB_TEST("Memory API: a webhook becomes searchable memory; facts in and o
   CHECK(bad_fact.status == 400);
   CHECK_THAT(Message(bad_fact), Catch::Contains("budget_constraint"));
   CHECK(s.Call("GET", facts + "?as_of=yesterday", admin).status == 400);
+  // NUL is refused alike on both engines (PostgreSQL cannot store it).
+  auto nul_text = s.Call("POST", facts, agent, R"({"type":"goal","text":"a\u0000b"})");
+  CHECK(nul_text.status == 400);
+  CHECK_THAT(Message(nul_text), Catch::Contains("NUL"));
+  CHECK(
+      s.Call("POST", facts, agent, R"({"type":"goal","text":"x","value":{"a":"\u0000"}})").status ==
+      400);
+  CHECK(search(fmt::format(R"({{"contact_id":"{}","query":"a\u0000b"}})", contact)).status == 400);
   CHECK(s.Call("GET", facts + "?colour=red", admin).status == 400);
 
   // Unknown and other tenants' contacts: 404.

@@ -27,6 +27,15 @@ HttpResponse BadRequest(const HttpRequest& req, const std::string& message) {
   return Fail(req, Status::InvalidArgument(message));
 }
 
+// NUL cannot be stored in PostgreSQL text; both engines refuse it alike, with a 400.
+Status NoNul(const std::string& text, std::string_view field) {
+  if (text.find('\0') != std::string::npos) {
+    return Status::InvalidArgument(
+        fmt::format("field '{}' must not contain NUL characters", field));
+  }
+  return Status::Ok();
+}
+
 Result<std::optional<int64_t>> OptionalInt(const json::object& o, std::string_view field) {
   auto* v = o.if_contains(field);
   if (!v || v->is_null()) return std::optional<int64_t>();
@@ -67,6 +76,7 @@ Result<SearchRequest> ParseSearch(const HttpRequest& req, const json::object& bo
   }
   s.contact = crm::ContactId(contact);
   VENTROS_ASSIGN_OR_RETURN(s.query, core::RequireString(body, "query"));
+  VENTROS_RETURN_IF_ERROR(NoNul(s.query, "query"));
   VENTROS_ASSIGN_OR_RETURN(s.strategy, core::OptionalString(body, "strategy"));
   VENTROS_ASSIGN_OR_RETURN(s.agent_category, core::OptionalString(body, "agent_category"));
   VENTROS_ASSIGN_OR_RETURN(auto top_k, OptionalInt(body, "top_k"));
@@ -122,14 +132,20 @@ Result<FactInput> ParseFact(const json::object& body) {
   FactInput f;
   VENTROS_ASSIGN_OR_RETURN(f.type, core::RequireString(body, "type"));
   VENTROS_ASSIGN_OR_RETURN(f.text, core::RequireString(body, "text"));
+  VENTROS_RETURN_IF_ERROR(NoNul(f.text, "text"));
   VENTROS_ASSIGN_OR_RETURN(auto subject, core::OptionalString(body, "subject"));
   if (subject) {
     if (subject->size() > 200) return Status::InvalidArgument("field 'subject' is too long");
     f.subject = *subject;
+    VENTROS_RETURN_IF_ERROR(NoNul(f.subject, "subject"));
   }
   if (auto* v = body.if_contains("value"); v && !v->is_null()) {
     if (!v->is_object()) return Status::InvalidArgument("field 'value' must be a JSON object");
     f.value = json::serialize(*v);
+    // JSON text escapes NUL as \u0000, which PostgreSQL's jsonb refuses.
+    if (f.value.find("\\u0000") != std::string::npos) {
+      return Status::InvalidArgument("field 'value' must not contain NUL characters");
+    }
     if (f.value.size() > 10000) return Status::InvalidArgument("field 'value' is too large");
   }
   if (auto* v = body.if_contains("confidence"); v && !v->is_null()) {
