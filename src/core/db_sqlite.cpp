@@ -219,11 +219,17 @@ class SqliteConnection final : public Connection {
       if (name == nullptr || name[0] != '$') continue;
       size_t n = 0;
       auto [ptr, ec] = std::from_chars(name + 1, name + std::strlen(name), n);
-      if (ec != std::errc() || *ptr != '\0' || n == 0 || n > 1000) continue;
+      if (ec != std::errc() || *ptr != '\0' || n == 0 || n > 32766) {
+        return Status::InvalidArgument(
+            fmt::format("query: placeholder '{}' is not $1..$32766", name));
+      }
       if (prepared.param_index.size() < n) prepared.param_index.resize(n, 0);
       prepared.param_index[n - 1] = idx;
     }
     prepared.stmt = std::move(handle);
+    // Statements built with variable IN lists would otherwise pile up for the connection's life.
+    // None is in use here (one query at a time per connection), so dropping them all is safe.
+    if (statements_.size() >= kMaxCachedStatements) statements_.clear();
     auto [pos, inserted] = statements_.emplace(std::string(sql), std::move(prepared));
     (void)inserted;
     return &pos->second;
@@ -270,6 +276,7 @@ class SqliteConnection final : public Connection {
   std::shared_ptr<SqliteWriterLock> writer_;  // shared by the pool's connections; may be null
   std::chrono::milliseconds busy_timeout_;
   bool holding_writer_ = false;
+  static constexpr size_t kMaxCachedStatements = 512;
   std::unordered_map<std::string, Prepared, TextHash, std::equal_to<>> statements_;
 };
 

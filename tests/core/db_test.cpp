@@ -319,3 +319,29 @@ TEST_CASE("Database: SQLite synchronous mode follows the option", "[db][sqlite]"
     CHECK(mode->rows[0].GetInt(0) == (full ? 2 : 1));  // FULL = 2, NORMAL = 1
   }
 }
+
+VENTROS_DB_TEST("Database: long IN lists bind every value, and many distinct statements run",
+                "[db]") {
+  TestDb tdb(engine);
+  auto db = tdb.Open();
+  auto conn = db->Acquire();
+  REQUIRE(conn.ok());
+  // 1,500 placeholders: values past $1000 must bind (they once bound NULL on SQLite, silently).
+  std::vector<DbValue> params;
+  std::string in;
+  for (int i = 1; i <= 1500; ++i) {
+    params.emplace_back(int64_t{i});
+    in += fmt::format("{}${}", i > 1 ? ", " : "", i);
+  }
+  auto r = (*conn)->Query(
+      fmt::format("SELECT COUNT(*) FROM (SELECT 1 AS x) t WHERE 1500 IN ({})", in), params);
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  CHECK(r->rows[0].GetInt(0) == 1);
+  // More distinct statements than the statement cache holds: all still answer.
+  for (int n = 1; n <= 700; ++n) {
+    auto q = (*conn)->Query(fmt::format("SELECT {} + $1", n), {DbValue(int64_t{1})});
+    REQUIRE(q.ok());
+    CHECK(q->rows[0].GetInt(0) == n + 1);
+  }
+}

@@ -28,7 +28,7 @@ constexpr size_t kRerankPool = 10;
 // The price: a rare word's older matches fall outside the window when the query also has a word
 // that hundreds of newer documents share (weighting rare terms by document frequency would fix
 // it; see docs/memory.md).
-constexpr size_t kKeywordWindow = 500;
+constexpr size_t kKeywordWindow = 300;
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
 using Clock = std::chrono::steady_clock;
