@@ -79,7 +79,7 @@ struct Config {
     int64_t embedding_cache_entries = 10000;
     int64_t search_cache_entries = 2000;
     int64_t search_cache_ttl_ms = 60000;
-    int ef_search = 128;
+    int ef_search = 96;
     int64_t vector_refresh_interval_ms = 2000;
   } memory;
   struct Bootstrap {

@@ -165,7 +165,7 @@ class MemoryService {
     size_t embedding_cache_entries = 10000;
     size_t search_cache_entries = 2000;
     int64_t search_cache_ttl_ms = 60000;
-    int ef_search = 128;
+    int ef_search = 96;
     // HNSW graph: 16/100 gave recall@10 0.93 on 100k sessions of (repetitive) customer
     // conversations, 32/200 gives 0.97 for twice the build time (docs/benchmarks.md).
     int hnsw_m = 32;
