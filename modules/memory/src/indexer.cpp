@@ -254,9 +254,20 @@ uint64_t MemoryService::Impl::Generation(const std::string& tenant, const std::s
   return it == generations.end() ? 0 : it->second;
 }
 
+void MemoryService::Impl::BumpLocked(const std::string& key) {
+  // Bounded: past the limit everything restarts, cached results included (a cached result
+  // checked against a forgotten generation would look current).
+  if (generations.size() >= kMaxGenerations && !generations.count(key)) {
+    generations.clear();
+    search_cache.clear();
+    search_lru.clear();
+  }
+  ++generations[key];
+}
+
 void MemoryService::Impl::Bump(const std::string& tenant, const std::string& contact) {
   std::lock_guard lock(search_mu);
-  ++generations[tenant + "|" + contact];
+  BumpLocked(tenant + "|" + contact);
 }
 
 Status MemoryService::Impl::UpsertNode(core::Connection& conn, const std::string& tenant,
@@ -698,7 +709,7 @@ Status MemoryService::HandleEvents(std::span<const core::Event> events) {
   }
   {
     std::lock_guard lock(impl_->search_mu);
-    for (const auto& key : touched_keys) ++impl_->generations[key];
+    for (const auto& key : touched_keys) impl_->BumpLocked(key);
   }
   std::sort(refresh.begin(), refresh.end());
   refresh.erase(std::unique(refresh.begin(), refresh.end()), refresh.end());

@@ -112,6 +112,8 @@ struct MemoryService::Impl {
 
   uint64_t Generation(const std::string& tenant, const std::string& contact);
   void Bump(const std::string& tenant, const std::string& contact);
+  void BumpLocked(const std::string& key);  // search_mu held
+  static constexpr size_t kMaxGenerations = 200000;
 
   // Indexer pieces (indexer.cpp), inside the caller's transaction.
   Status ApplyEvent(core::Connection& conn, const core::Event& e, std::vector<int64_t>& refresh,

@@ -572,11 +572,12 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
     std::vector<core::DbValue> params;
     for (const auto& h : fused) params.emplace_back(h.doc);
     VENTROS_ASSIGN_OR_RETURN(
-        auto rows, conn->Query(fmt::format("SELECT seq, session_id, contact_id, header, summary, "
-                                           "started_at, ended_at, terms, embedding, tenant_id FROM "
-                                           "memory_documents WHERE seq IN ({})",
-                                           Placeholders(1, fused.size())),
-                               params));
+        auto rows,
+        conn->Query(fmt::format("SELECT seq, session_id, contact_id, header, summary, "
+                                "started_at, ended_at, terms, embedding, tenant_id, embedder FROM "
+                                "memory_documents WHERE seq IN ({})",
+                                Placeholders(1, fused.size())),
+                    params));
     std::map<int64_t, const core::DbRow*> rows_by_seq;
     for (const auto& row : rows.rows) {
       if (row.GetText(9) == tenant) rows_by_seq[row.GetInt(0)] = &row;
@@ -592,7 +593,8 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
       fused[i].started_at = row.GetInt(5);
       fused[i].ended_at = row.GetOptInt(6);
       doc_terms[i] = row.GetText(7);
-      if (query_vector && !row.IsNull(8)) {
+      // Vectors of another model (before a reindex) are not comparable: no similarity then.
+      if (query_vector && !row.IsNull(8) && row.GetText(10) == m.embedder.name()) {
         llm::Vector v = BlobToVector(row.GetBlob(8));
         if (v.size() == query_vector->size()) fused[i].similarity = Dot(*query_vector, v);
       }

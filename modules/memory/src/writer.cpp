@@ -221,7 +221,7 @@ Result<int64_t> MemoryService::Rebuild(std::optional<crm::TenantId> tenant,
     if (progress) progress(done, total);
   }
   std::lock_guard lock(impl_->search_mu);
-  for (const auto& key : touched) ++impl_->generations[key];
+  for (const auto& key : touched) impl_->BumpLocked(key);
   return learned;
 }
 
