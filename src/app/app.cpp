@@ -191,6 +191,8 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       opts.types = memory::MemoryService::ConsumedEventTypes();
       // Short transactions: SQLite has one writer, and webhook acknowledgements wait for it.
       opts.batch_size = 16;
+      // Indexing may lag a little; applying webhooks and acknowledging them may not.
+      opts.extra_nice = 9;
       opts.batch_handler = [service](std::span<const core::Event> events) {
         return service->HandleEvents(events);
       };

@@ -417,10 +417,11 @@ void EventBus::Notify() {
 void EventBus::Loop(Consumer* c) {
   // Consumers catch up in the background: request handling writes first.
   SetBackgroundWriter(true);
-  if (nice_ != 0) {
+  const int nice = std::min(19, nice_ + std::max(0, c->options.extra_nice));
+  if (nice != 0) {
     // Per-thread on Linux: only this consumer's thread is deprioritised.
-    if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice_) != 0) {
-      logger_->debug("consumer {}: cannot set nice {}", c->name, nice_);
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice) != 0) {
+      logger_->debug("consumer {}: cannot set nice {}", c->name, nice);
     }
   }
   while (running_) {

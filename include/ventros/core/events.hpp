@@ -63,6 +63,9 @@ struct ConsumerOptions {
   double backoff_multiplier = 2.0;
   std::chrono::milliseconds max_backoff{5 * 60 * 1000};
   int batch_size = 100;
+  // Added to the bus's nice value for this consumer's thread (work that may lag further behind,
+  // such as indexing, yields the CPU to consumers the inbound path waits on). Capped at 19.
+  int extra_nice = 0;
 };
 
 struct Delivery {
