@@ -41,7 +41,11 @@ std::string TaggedTerms(std::string_view tag, const std::vector<std::string>& te
   for (const auto& term : terms) {
     std::string clean;
     for (char c : term) {
-      if (std::isalnum(static_cast<unsigned char>(c))) clean.push_back(c);
+      // ASCII letters and digits, and every byte of a non-ASCII character: Cyrillic, Greek,
+      // Arabic or CJK words stay words (FTS5's unicode61 and PostgreSQL's parser read them as
+      // such); ASCII punctuation would split the tag from the word.
+      unsigned char u = static_cast<unsigned char>(c);
+      if (std::isalnum(u) || u >= 0x80) clean.push_back(c);
     }
     if (clean.empty()) continue;
     if (!out.empty()) out.push_back(' ');

@@ -752,3 +752,16 @@ VENTROS_DB_TEST(
   CHECK(st.code() == core::StatusCode::kUnavailable);
   CHECK_THAT(st.message(), Catch::Contains("no valid JSON twice"));
 }
+
+VENTROS_DB_TEST("Memory: words in other scripts are keyword-indexed too", "[memory]") {
+  World w(engine);
+  auto a = w.Say("5511911110001", "Здравствуйте, заказ номер 5 не пришёл");
+  w.Close(a);
+  auto b = w.Say("5511911110002", "Obrigado pela ajuda");
+  w.Close(b);
+  auto me = w.Say("5511911110003", "Oi");
+  w.Index();
+  auto r = w.Search(*me.contact_id, "заказ", memory::StrategyWeights{0, 1, 0, 0});
+  REQUIRE(r.hits.size() == 1);
+  CHECK(r.hits[0].session_id == a.session_id->str());
+}
