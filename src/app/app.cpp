@@ -39,6 +39,7 @@ std::string PublicUrl(const core::Config& config) {
 
 MemoryParts::MemoryParts() = default;
 MemoryParts::MemoryParts(MemoryParts&&) noexcept = default;
+MemoryParts& MemoryParts::operator=(MemoryParts&&) noexcept = default;
 MemoryParts::~MemoryParts() = default;
 
 core::Result<MemoryParts> BuildMemory(const core::Config& config, core::Database& db,

@@ -55,6 +55,7 @@ struct MemoryParts {
   std::unique_ptr<memory::MemoryService> service;
   MemoryParts();
   MemoryParts(MemoryParts&&) noexcept;
+  MemoryParts& operator=(MemoryParts&&) noexcept;
   ~MemoryParts();
 };
 core::Result<MemoryParts> BuildMemory(const core::Config& config, core::Database& db,

@@ -684,19 +684,36 @@ class Cli {
     return kExitOk;
   }
 
+  // Config, database and the memory module as `serve` builds it, for the memory verbs. `only`:
+  // the tenant given, if any.
+  struct MemoryCtx {
+    std::unique_ptr<Ctx> ctx;
+    std::unique_ptr<crm::MessagingService> crm;
+    std::unique_ptr<core::HttpClient> http;
+    MemoryParts parts;
+    std::optional<crm::TenantId> only;
+  };
+  core::Result<std::unique_ptr<MemoryCtx>> OpenMemory(const CommonFlags& flags,
+                                                      const std::string& tenant) {
+    auto m = std::make_unique<MemoryCtx>();
+    VENTROS_ASSIGN_OR_RETURN(m->ctx, Open(flags, tenant));
+    m->crm = std::make_unique<crm::MessagingService>(*m->ctx->db, m->ctx->clock);
+    m->http = std::make_unique<core::HttpClient>(HttpClientOptionsFrom(m->ctx->config));
+    VENTROS_ASSIGN_OR_RETURN(m->parts, BuildMemory(m->ctx->config, *m->ctx->db, m->ctx->clock,
+                                                   core::NullLogger(), *m->crm, *m->http, nullptr));
+    if (!tenant.empty()) m->only = crm::TenantId(tenant);
+    return m;
+  }
+
   int MemorySearch(const CommonFlags& flags, const std::string& tenant, const std::string& contact,
                    const std::string& query, const std::string& strategy, int top_k, bool json) {
-    auto ctx = Open(flags, tenant);
-    if (!ctx.ok()) return Fail(ctx.status());
     if (!core::IsUuid(contact)) {
       return Fail(Status::NotFound(fmt::format("contact {} not found", contact)));
     }
-    crm::MessagingService crm_svc(*(*ctx)->db, (*ctx)->clock);
-    core::HttpClient http(HttpClientOptionsFrom((*ctx)->config));
-    auto parts = BuildMemory((*ctx)->config, *(*ctx)->db, (*ctx)->clock, core::NullLogger(),
-                             crm_svc, http, nullptr);
-    if (!parts.ok()) return Fail(parts.status());
-    Status loaded = parts->service->LoadVectors(nullptr, crm::TenantId(tenant));
+    auto mem = OpenMemory(flags, tenant);
+    if (!mem.ok()) return Fail(mem.status());
+    memory::MemoryService& service = *(*mem)->parts.service;
+    Status loaded = service.LoadVectors(nullptr, crm::TenantId(tenant));
     if (!loaded.ok()) return Fail(loaded);
     memory::SearchRequest req;
     req.tenant = crm::TenantId(tenant);
@@ -704,24 +721,16 @@ class Cli {
     req.query = query;
     if (!strategy.empty()) req.strategy = strategy;
     req.top_k = top_k;
-    auto result = parts->service->Search(req);
+    auto result = service.Search(req);
     if (!result.ok()) return Fail(result.status());
     out_ << (json ? memory::SearchResultJson(*result) + "\n" : result->context);
     return kExitOk;
   }
 
   int MemoryReindex(const CommonFlags& flags, const std::string& tenant) {
-    auto ctx = Open(flags, tenant);
-    if (!ctx.ok()) return Fail(ctx.status());
-    crm::MessagingService crm_svc(*(*ctx)->db, (*ctx)->clock);
-    core::HttpClient http(HttpClientOptionsFrom((*ctx)->config));
-    auto parts = BuildMemory((*ctx)->config, *(*ctx)->db, (*ctx)->clock, core::NullLogger(),
-                             crm_svc, http, nullptr);
-    if (!parts.ok()) return Fail(parts.status());
-    auto progress = Progress("reindex", "documents");
-    std::optional<crm::TenantId> only;
-    if (!tenant.empty()) only = crm::TenantId(tenant);
-    Status st = parts->service->Reindex(only, progress);
+    auto mem = OpenMemory(flags, tenant);
+    if (!mem.ok()) return Fail(mem.status());
+    Status st = (*mem)->parts.service->Reindex((*mem)->only, Progress("reindex", "documents"));
     if (!st.ok()) return Fail(st);
     out_ << "Memory reindexed.\n";
     return kExitOk;
@@ -754,16 +763,10 @@ class Cli {
             "--since must be a date (YYYY-MM-DD) or epoch milliseconds; got '{}'", since)));
       }
     }
-    auto ctx = Open(flags, tenant);
-    if (!ctx.ok()) return Fail(ctx.status());
-    crm::MessagingService crm_svc(*(*ctx)->db, (*ctx)->clock);
-    core::HttpClient http(HttpClientOptionsFrom((*ctx)->config));
-    auto parts = BuildMemory((*ctx)->config, *(*ctx)->db, (*ctx)->clock, core::NullLogger(),
-                             crm_svc, http, nullptr);
-    if (!parts.ok()) return Fail(parts.status());
-    std::optional<crm::TenantId> only;
-    if (!tenant.empty()) only = crm::TenantId(tenant);
-    auto learned = parts->service->Rebuild(only, since_ms, Progress("rebuild", "messages"));
+    auto mem = OpenMemory(flags, tenant);
+    if (!mem.ok()) return Fail(mem.status());
+    auto learned =
+        (*mem)->parts.service->Rebuild((*mem)->only, since_ms, Progress("rebuild", "messages"));
     if (!learned.ok()) return Fail(learned.status());
     out_ << fmt::format("Memory rebuilt: {} facts learned, strengthened or withdrawn.\n", *learned);
     return kExitOk;

@@ -21,31 +21,14 @@
 #include "ventros/memory/local_embedder.hpp"
 #include "ventros/memory/memory.hpp"
 
+using ventros::testing::Eventually;
 using ventros::testing::ParseJson;
 using ventros::testing::TestDb;
 using ventros::testing::TestServer;
+using ventros::testing::WahaFixture;
 namespace json = boost::json;
 
 namespace {
-
-std::string Fixture(const std::string& name) {
-  const char* root = std::getenv("VENTROS_SOURCE_DIR");
-  std::ifstream in(std::string(root ? root : ".") + "/tests/fixtures/waha/" + name);
-  std::stringstream s;
-  s << in.rdbuf();
-  REQUIRE_FALSE(s.str().empty());
-  return s.str();
-}
-
-// Polls until `done` holds (the server indexes on its own consumer thread).
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 400; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return done();
-}
 
 std::string Message(const TestServer::Reply& r) {
   return std::string(ParseJson(r.body).at("error").at("message").as_string());
@@ -69,7 +52,7 @@ VENTROS_DB_TEST("Memory API: a webhook becomes searchable memory; facts in and o
                    R"({"name":"main","waha_url":"http://127.0.0.1:9","hmac_secret":"sekret"})");
   REQUIRE(ch.status == 201);
   std::string channel(ParseJson(ch.body).at("id").as_string());
-  std::string text = Fixture("message_text.json");
+  std::string text = WahaFixture("message_text.json");
   ventros::core::HttpClient client;
   ventros::core::HttpClientRequest req;
   req.method = "POST";

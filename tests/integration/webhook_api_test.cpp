@@ -15,33 +15,12 @@
 #include "support/test_db.hpp"
 #include "ventros/core/crypto.hpp"
 
+using ventros::testing::Eventually;
 using ventros::testing::ParseJson;
 using ventros::testing::TestDb;
 using ventros::testing::TestServer;
+using ventros::testing::WahaFixture;
 namespace json = boost::json;
-
-namespace {
-
-std::string Fixture(const std::string& name) {
-  const char* root = std::getenv("VENTROS_SOURCE_DIR");
-  std::ifstream in(std::string(root ? root : ".") + "/tests/fixtures/waha/" + name);
-  std::stringstream s;
-  s << in.rdbuf();
-  REQUIRE_FALSE(s.str().empty());
-  return s.str();
-}
-
-// Polls until `done` holds (the server applies webhooks on its own threads).
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 400; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return done();
-}
-
-}  // namespace
 
 VENTROS_DB_TEST("Webhook API: signed webhooks in, media downloaded, reply out through WAHA",
                 "[api][waha]") {
@@ -71,7 +50,7 @@ VENTROS_DB_TEST("Webhook API: signed webhooks in, media downloaded, reply out th
     return *res;
   };
 
-  std::string text = Fixture("message_text.json");
+  std::string text = WahaFixture("message_text.json");
   // Unsigned or wrongly signed: 401 and nothing stored.
   CHECK(post(text, "").status == 401);
   CHECK(post(text, ventros::core::HmacSha512Hex("other", text)).status == 401);
@@ -88,7 +67,7 @@ VENTROS_DB_TEST("Webhook API: signed webhooks in, media downloaded, reply out th
   // A document whose file WAHA serves (on "localhost": the host is rewritten to WAHA's own).
   waha.PutFile("false_5511987654321@c.us_3EB0A1B2C3D4E5F60799.pdf", "%PDF-1.7 contract",
                "application/pdf");
-  json::value doc = json::parse(Fixture("message_document_pdf.json"));
+  json::value doc = json::parse(WahaFixture("message_document_pdf.json"));
   doc.as_object()["payload"].as_object()["media"].as_object()["url"] =
       waha.FileUrl("false_5511987654321@c.us_3EB0A1B2C3D4E5F60799.pdf", "127.0.0.1");
   std::string doc_body = json::serialize(doc);

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -160,6 +161,18 @@ boost::json::value ParseJson(const std::string& text) {
   INFO("JSON: " << text);
   REQUIRE(!ec);
   return v;
+}
+
+std::string WahaFixture(const std::string& name) {
+  const char* root = std::getenv("VENTROS_SOURCE_DIR");
+  std::string path = std::string(root ? root : ".") + "/tests/fixtures/waha/" + name;
+  std::ifstream in(path, std::ios::binary);
+  INFO("reading " << path);
+  REQUIRE(in.good());
+  std::stringstream s;
+  s << in.rdbuf();
+  REQUIRE_FALSE(s.str().empty());
+  return s.str();
 }
 
 }  // namespace ventros::testing

@@ -5,8 +5,10 @@
 
 #include <boost/json/value.hpp>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "app/app.hpp"
 #include "ventros/core/db.hpp"
@@ -84,6 +86,20 @@ class TestServer {
 
 // Parses JSON for assertions; fails the test on invalid JSON.
 boost::json::value ParseJson(const std::string& text);
+
+// A WAHA payload from tests/fixtures/waha/ (fails the test when missing or empty).
+std::string WahaFixture(const std::string& name);
+
+// Polls `done` every 25 ms for up to 10 s, for what the server does on its own threads
+// (consumers applying and indexing); true once it holds.
+template <typename F>
+bool Eventually(F done) {
+  for (int i = 0; i < 400; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return done();
+}
 
 }  // namespace ventros::testing
 

@@ -136,12 +136,9 @@ core::DbValue OptText(const std::string& s) {
 // A rebuild point of an active session's document.
 bool RefreshDue(int64_t count) { return count == 1 || (count > 0 && count % 20 == 0); }
 
-// Keeps the first `limit` bytes of `text` without splitting a UTF-8 sequence.
+// ClipUtf8, with an ellipsis when something was cut.
 std::string Clip(std::string_view text, size_t limit) {
-  if (text.size() <= limit) return std::string(text);
-  size_t end = limit;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
-  return std::string(text.substr(0, end)) + "…";
+  return text.size() <= limit ? std::string(text) : ClipUtf8(text, limit) + "…";
 }
 
 struct SessionMessage {
@@ -939,8 +936,6 @@ size_t MemoryService::VectorCount(const crm::TenantId& tenant) const {
 
 // ---------------------------------------------------------------- facts
 
-namespace {
-
 const std::vector<std::string>& FactTypes() {
   static const std::vector<std::string> types = {
       "budget_constraint", "preference",     "goal",          "pain_point",   "objection",
@@ -966,12 +961,6 @@ Fact FactFromRow(const core::DbRow& r) {
   f.supersedes = r.GetOptText(13);
   return f;
 }
-
-constexpr const char* kFactColumns =
-    "id, contact_id, type, subject, text, value, confidence, origin, source_session_id, "
-    "valid_from, valid_to, created_at, expired_at, supersedes";
-
-}  // namespace
 
 Result<std::vector<Fact>> MemoryService::ListFacts(const crm::TenantId& tenant,
                                                    const crm::ContactId& contact,

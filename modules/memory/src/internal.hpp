@@ -32,6 +32,13 @@ std::string VectorToBlob(const llm::Vector& v);
 llm::Vector BlobToVector(const std::string& bytes);
 double Dot(const llm::Vector& a, const llm::Vector& b);
 
+// The nine fact types, the columns a Fact is read from (in FactFromRow's order), the mapper.
+const std::vector<std::string>& FactTypes();
+inline constexpr const char* kFactColumns =
+    "id, contact_id, type, subject, text, value, confidence, origin, source_session_id, "
+    "valid_from, valid_to, created_at, expired_at, supersedes";
+Fact FactFromRow(const core::DbRow& r);
+
 // The first `limit` bytes of `text`, not splitting a UTF-8 sequence.
 std::string ClipUtf8(std::string_view text, size_t limit);
 

@@ -136,29 +136,12 @@ Status MemoryService::Impl::LoadAggregates(core::Connection& conn, const crm::Co
     }
     VENTROS_ASSIGN_OR_RETURN(
         auto fact_rows,
-        conn.Query("SELECT id, contact_id, type, subject, text, value, confidence, origin, "
-                   "source_session_id, valid_from, valid_to, created_at, expired_at, supersedes "
-                   "FROM memory_facts WHERE tenant_id = $1 AND contact_id = $2 AND valid_to IS "
-                   "NULL AND expired_at IS NULL ORDER BY confidence DESC, valid_from DESC LIMIT 20",
+        conn.Query(fmt::format("SELECT {} FROM memory_facts WHERE tenant_id = $1 AND contact_id = "
+                               "$2 AND valid_to IS NULL AND expired_at IS NULL ORDER BY "
+                               "confidence DESC, valid_from DESC LIMIT 20",
+                               kFactColumns),
                    {tenant, contact_id}));
-    for (const auto& r2 : fact_rows.rows) {
-      Fact f;
-      f.id = r2.GetText(0);
-      f.contact_id = r2.GetText(1);
-      f.type = r2.GetText(2);
-      f.subject = r2.GetText(3);
-      f.text = r2.GetText(4);
-      f.value = r2.GetText(5);
-      f.confidence = r2.GetDouble(6);
-      f.origin = r2.GetText(7);
-      f.source_session_id = r2.GetOptText(8);
-      f.valid_from = r2.GetInt(9);
-      f.valid_to = r2.GetOptInt(10);
-      f.created_at = r2.GetInt(11);
-      f.expired_at = r2.GetOptInt(12);
-      f.supersedes = r2.GetOptText(13);
-      facts.push_back(std::move(f));
-    }
+    for (const auto& row : fact_rows.rows) facts.push_back(FactFromRow(row));
   }
   return Status::Ok();
 }
@@ -708,7 +691,10 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
 
 // ---------------------------------------------------------------- JSON
 
-std::string FactJson(const Fact& f) {
+namespace {
+
+// The JSON shapes shared by search results, fact lists and the contact summary.
+json::object FactObject(const Fact& f) {
   json::object o;
   o["id"] = f.id;
   o["contact_id"] = f.contact_id;
@@ -726,8 +712,30 @@ std::string FactJson(const Fact& f) {
   o["created_at"] = f.created_at;
   o["expired_at"] = f.expired_at ? json::value(*f.expired_at) : nullptr;
   o["supersedes"] = f.supersedes ? json::value(*f.supersedes) : nullptr;
-  return json::serialize(o);
+  return o;
 }
+
+json::array FactsArray(const std::vector<Fact>& facts) {
+  json::array out;
+  for (const auto& f : facts) out.push_back(FactObject(f));
+  return out;
+}
+
+json::object StatsObject(const ContactStats& s) {
+  return {{"name", s.name},
+          {"total_sessions", s.total_sessions},
+          {"average_sentiment", s.average_sentiment ? json::value(*s.average_sentiment) : nullptr},
+          {"sentiment_trend", s.sentiment_trend},
+          {"last_interaction_at",
+           s.last_interaction_at ? json::value(*s.last_interaction_at) : nullptr},
+          {"campaign_source", s.campaign_source ? json::value(*s.campaign_source) : nullptr},
+          {"pipeline_stage", s.pipeline_stage ? json::value(*s.pipeline_stage) : nullptr},
+          {"days_in_stage", s.days_in_stage ? json::value(*s.days_in_stage) : nullptr}};
+}
+
+}  // namespace
+
+std::string FactJson(const Fact& f) { return json::serialize(FactObject(f)); }
 
 std::string SearchResultJson(const SearchResult& r) {
   json::object o;
@@ -764,23 +772,8 @@ std::string SearchResultJson(const SearchResult& r) {
                     {"similarity", h.similarity}});
   }
   o["hits"] = std::move(hits);
-  const ContactStats& s = r.stats;
-  o["contact_stats"] = {
-      {"name", s.name},
-      {"total_sessions", s.total_sessions},
-      {"average_sentiment", s.average_sentiment ? json::value(*s.average_sentiment) : nullptr},
-      {"sentiment_trend", s.sentiment_trend},
-      {"last_interaction_at",
-       s.last_interaction_at ? json::value(*s.last_interaction_at) : nullptr},
-      {"campaign_source", s.campaign_source ? json::value(*s.campaign_source) : nullptr},
-      {"pipeline_stage", s.pipeline_stage ? json::value(*s.pipeline_stage) : nullptr},
-      {"days_in_stage", s.days_in_stage ? json::value(*s.days_in_stage) : nullptr}};
-  json::array facts;
-  for (const auto& f : r.facts) {
-    boost::system::error_code ec;
-    facts.push_back(json::parse(FactJson(f), ec));
-  }
-  o["facts"] = std::move(facts);
+  o["contact_stats"] = StatsObject(r.stats);
+  o["facts"] = FactsArray(r.facts);
   json::object timings;
   for (const auto& [k, v] : r.timings_ms) timings[k] = v;
   o["timings_ms"] = std::move(timings);
@@ -791,10 +784,6 @@ std::string SearchResultJson(const SearchResult& r) {
   o["context"] = r.context;
   return json::serialize(o);
 }
-
-}  // namespace ventros::memory
-
-namespace ventros::memory {
 
 Result<MemoryService::ContactSummary> MemoryService::Summary(const crm::TenantId& tenant,
                                                              const crm::ContactId& contact_id,
@@ -829,15 +818,9 @@ Result<MemoryService::ContactSummary> MemoryService::Summary(const crm::TenantId
 }
 
 std::string ContactSummaryJson(const MemoryService::ContactSummary& s) {
-  // The stats and facts render as in a search result.
-  SearchResult shell;
-  shell.stats = s.stats;
-  shell.facts = s.facts;
-  boost::system::error_code ec;
-  json::value rendered = json::parse(SearchResultJson(shell), ec);
   json::object o;
-  o["contact_stats"] = rendered.at("contact_stats");
-  o["facts"] = rendered.at("facts");
+  o["contact_stats"] = StatsObject(s.stats);
+  o["facts"] = FactsArray(s.facts);
   json::array sessions;
   for (const auto& x : s.sessions) {
     sessions.push_back({{"session_id", x.session_id},

@@ -246,13 +246,6 @@ constexpr const char* kWriterInstruction =
     "withdraws something said before}]}. Only facts the CUSTOMER states about themselves or "
     "their company; never the agent's offers.";
 
-const std::vector<std::string>& FactTypeNames() {
-  static const std::vector<std::string> types = {
-      "budget_constraint", "preference",     "goal",          "pain_point",   "objection",
-      "constraint",        "technical_info", "personal_info", "business_info"};
-  return types;
-}
-
 }  // namespace
 
 Result<LlmWriting> ParseWriterAnswer(std::string_view text) {
@@ -275,7 +268,7 @@ Result<LlmWriting> ParseWriterAnswer(std::string_view text) {
   auto* facts = o.if_contains("facts");
   if (facts && !facts->is_array()) return Status::InvalidArgument("'facts' is not an array");
   if (!facts) return out;
-  const auto& types = FactTypeNames();
+  const auto& types = FactTypes();
   for (const auto& item : facts->as_array()) {
     // Partial answers: a malformed fact is dropped, the others kept.
     if (!item.is_object()) {

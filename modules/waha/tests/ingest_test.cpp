@@ -42,9 +42,7 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-std::string Fixture(const std::string& name) {
-  return ReadFile(SourceDir() + "/tests/fixtures/waha/" + name);
-}
+std::string Fixture(const std::string& name) { return testing::WahaFixture(name); }
 
 // Everything one test needs: a migrated database, a tenant with a channel, the services and a
 // bus driven by hand with a virtual clock.
