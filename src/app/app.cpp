@@ -2,11 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ostream>
 
+#include "ventros/agents/agents.hpp"
+#include "ventros/agents/offline_model.hpp"
 #include "ventros/core/events.hpp"
 #include "ventros/core/http_client.hpp"
 #include "ventros/core/migrations.hpp"
+#include "ventros/crm/agents.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
 #include "ventros/llm/chat.hpp"
@@ -90,6 +94,43 @@ core::Result<MemoryParts> BuildMemory(const core::Config& config, core::Database
 
 memory::MemoryService* Server::memory() { return memory_ ? memory_->service.get() : nullptr; }
 
+agents::AgentsService* Server::agents() {
+  return agents_parts_ ? agents_parts_->service.get() : nullptr;
+}
+
+AgentsParts::AgentsParts() = default;
+AgentsParts::AgentsParts(AgentsParts&&) noexcept = default;
+AgentsParts& AgentsParts::operator=(AgentsParts&&) noexcept = default;
+AgentsParts::~AgentsParts() = default;
+
+core::Result<AgentsParts> BuildAgents(const core::Config& config, core::Database& db,
+                                      const core::Clock& clock, core::Logger logger,
+                                      crm::MessagingService& messaging, MemoryParts& memory,
+                                      core::MetricsRegistry* metrics, core::EventBus* bus) {
+  AgentsParts parts;
+  llm::ChatModel* model = memory.chat.get();
+  if (!model) {
+    parts.offline_model = std::make_unique<agents::OfflineChatModel>();
+    model = parts.offline_model.get();
+  }
+  // The router embeds with the local embedder whatever memory.embedder is: routing stays
+  // offline, deterministic and sub-millisecond, and its accuracy is measured on it.
+  parts.router_embedder = std::make_unique<memory::LocalEmbedder>(768);
+  parts.registry = std::make_unique<crm::AgentRegistry>(db, clock);
+  agents::AgentsService::Options opts;
+  opts.max_backlog_age_ms = config.agents.max_backlog_age_ms;
+  opts.turn_timeout_ms = config.agents.turn_timeout_ms;
+  opts.bus = bus;
+  for (const auto& text : config.llm.prices) {
+    VENTROS_ASSIGN_OR_RETURN(auto price, agents::ParsePrice(text));
+    opts.prices[price.first] = price.second;
+  }
+  parts.service = std::make_unique<agents::AgentsService>(
+      db, clock, std::move(logger), messaging, *parts.registry, *memory.service, *model,
+      *parts.router_embedder, metrics, std::move(opts));
+  return parts;
+}
+
 core::HttpClientOptions HttpClientOptionsFrom(const core::Config& config) {
   core::HttpClientOptions o;
   o.connect_timeout = std::chrono::milliseconds(config.http_client.connect_timeout_ms);
@@ -157,7 +198,9 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
   s->media_ = std::make_unique<waha::MediaDownloader>(*s->messaging_, *s->gateway_, waha_options,
                                                       s->logger_, s->clock_);
   std::string public_url = PublicUrl(config);
+  bool host_agents = false;
   for (const auto& module : config.modules) {
+    if (module == "agents") host_agents = true;
     if (module == "crm") {
       crm::RegisterTenantRoutes(s->router_, *s->tenants_);
       crm::RegisterMessagingRoutes(s->router_, *s->messaging_, public_url);
@@ -215,6 +258,34 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
     }
   }
 
+  if (host_agents) {
+    if (!s->memory_) {
+      // Agents search the memory; without the memory module here, this instance reads what
+      // other instances index (vectors loaded at start and refreshed).
+      VENTROS_ASSIGN_OR_RETURN(auto parts,
+                               BuildMemory(config, *s->db_, s->clock_, s->logger_, *s->messaging_,
+                                           *s->http_client_, &s->metrics_));
+      s->memory_ = std::make_unique<MemoryParts>(std::move(parts));
+    }
+    VENTROS_ASSIGN_OR_RETURN(
+        auto parts, BuildAgents(config, *s->db_, s->clock_, s->logger_, *s->messaging_, *s->memory_,
+                                &s->metrics_, s->bus_.get()));
+    s->agents_parts_ = std::make_unique<AgentsParts>(std::move(parts));
+    agents::AgentsService* service = s->agents_parts_->service.get();
+    agents::RegisterAgentRoutes(s->router_, *service);
+    core::ConsumerOptions turn_opts;
+    turn_opts.types = agents::AgentsService::ConsumedEventTypes();
+    // A model outage makes turns wait: retried with backoff up to a minute apart for about a
+    // day before a delivery is dead-lettered (and can be retried by an operator).
+    turn_opts.max_attempts = 1500;
+    turn_opts.initial_backoff = std::chrono::milliseconds(1000);
+    turn_opts.max_backoff = std::chrono::milliseconds(60000);
+    turn_opts.batch_size = 32;
+    s->bus_->Subscribe(
+        "agents.coordinator", [service](const core::Event& e) { return service->HandleEvent(e); },
+        turn_opts);
+  }
+
   VENTROS_ASSIGN_OR_RETURN(auto listen, core::ParseListenAddress(config.server.listen));
   core::HttpServerOptions http;
   http.host = listen.first;
@@ -264,7 +335,9 @@ Status Server::Start() {
     using std::chrono::steady_clock;
     const auto sweep_every = std::chrono::milliseconds(config_.crm.session_sweep_interval_ms);
     const auto refresh_every = std::chrono::milliseconds(config_.memory.vector_refresh_interval_ms);
+    const auto followup_every = std::chrono::milliseconds(config_.agents.followup_interval_ms);
     auto next_sweep = steady_clock::now(), next_refresh = steady_clock::now() + refresh_every;
+    auto next_followup = steady_clock::now() + followup_every;
     std::unique_lock lock(sweeper_mu_);
     while (!sweeper_stop_) {
       lock.unlock();
@@ -283,8 +356,15 @@ Status Server::Start() {
         }
         next_refresh = now + refresh_every;
       }
+      if (now >= next_followup) {
+        if (agents() && consumers) {
+          auto sent = agents()->SendDueFollowups();
+          if (!sent.ok()) logger_->warn("agent follow-ups: {}", sent.status().ToString());
+        }
+        next_followup = now + followup_every;
+      }
       lock.lock();
-      sweeper_cv_.wait_until(lock, std::min(next_sweep, next_refresh),
+      sweeper_cv_.wait_until(lock, std::min({next_sweep, next_refresh, next_followup}),
                              [this] { return sweeper_stop_; });
     }
   });

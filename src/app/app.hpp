@@ -44,6 +44,12 @@ class ChatModel;
 namespace ventros::memory {
 class MemoryService;
 }  // namespace ventros::memory
+namespace ventros::crm {
+class AgentRegistry;
+}  // namespace ventros::crm
+namespace ventros::agents {
+class AgentsService;
+}  // namespace ventros::agents
 
 namespace ventros::app {
 
@@ -62,6 +68,22 @@ core::Result<MemoryParts> BuildMemory(const core::Config& config, core::Database
                                       const core::Clock& clock, core::Logger logger,
                                       crm::MessagingService& messaging, core::HttpClient& http,
                                       core::MetricsRegistry* metrics);
+
+// The agents module's parts, built from config (by `serve` and by the route/agent CLI verbs).
+struct AgentsParts {
+  std::unique_ptr<crm::AgentRegistry> registry;
+  std::unique_ptr<llm::ChatModel> offline_model;  // llm.provider offline
+  std::unique_ptr<llm::Embedder> router_embedder;
+  std::unique_ptr<agents::AgentsService> service;
+  AgentsParts();
+  AgentsParts(AgentsParts&&) noexcept;
+  AgentsParts& operator=(AgentsParts&&) noexcept;
+  ~AgentsParts();
+};
+core::Result<AgentsParts> BuildAgents(const core::Config& config, core::Database& db,
+                                      const core::Clock& clock, core::Logger logger,
+                                      crm::MessagingService& messaging, MemoryParts& memory,
+                                      core::MetricsRegistry* metrics, core::EventBus* bus);
 
 // One running instance: everything `ventros serve` builds.
 class Server {
@@ -83,6 +105,8 @@ class Server {
   crm::MessagingService& messaging() { return *messaging_; }
   // Null when this instance does not host the memory module.
   memory::MemoryService* memory();
+  // Null when this instance does not host the agents module.
+  agents::AgentsService* agents();
   const core::Router& router() const { return router_; }
   core::MetricsRegistry& metrics() { return metrics_; }
 
@@ -103,6 +127,7 @@ class Server {
   std::unique_ptr<waha::MediaDownloader> media_;
   std::unique_ptr<waha::LidResolver> lids_;
   std::unique_ptr<MemoryParts> memory_;
+  std::unique_ptr<AgentsParts> agents_parts_;
   core::Router router_;
   std::unique_ptr<core::HttpServer> http_;
   // Loads the memory's vectors after start, so webhooks are acknowledged at once; searches see
@@ -128,6 +153,14 @@ core::HttpClientOptions HttpClientOptionsFrom(const core::Config& config);
 // Adds /healthz, /readyz, /metrics and /openapi.json.
 void RegisterSystemRoutes(core::Router& router, core::Database& db, core::MetricsRegistry& metrics,
                           const core::Clock& clock);
+
+// `ventros demo`: the whole flow offline with a built-in fake WAHA (see docs/agents.md).
+struct DemoOptions {
+  std::string db_url;  // empty: a fresh temporary SQLite database
+  bool keep = false;   // keep the temporary database
+  std::string text = "Quero cancelar minha conta, muito caro";
+};
+int RunDemo(const DemoOptions& options, std::ostream& out, std::ostream& err);
 
 // Runs the CLI; returns the process exit code (0 ok, 1 failure, 2 usage error).
 int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err,

@@ -10,16 +10,20 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
 #include <ostream>
+#include <sstream>
 
 #include "app/app.hpp"
+#include "ventros/agents/agents.hpp"
 #include "ventros/core/events.hpp"
 #include "ventros/core/http_client.hpp"
 #include "ventros/core/json.hpp"
 #include "ventros/core/migrations.hpp"
+#include "ventros/crm/agents.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
 #include "ventros/memory/memory.hpp"
@@ -126,7 +130,9 @@ class Cli {
     auto* serve = app.add_subcommand("serve", "Run the HTTP server");
     AddCommon(serve, serve_flags);
     serve->add_option("--listen", listen, "Address to bind, HOST:PORT (port 0 picks a free one)");
-    serve->add_option("--modules", modules, "Comma-separated modules to host (default: crm)");
+    serve->add_option("--modules", modules,
+                      "Comma-separated modules to host: crm (with the WAHA channel), memory, "
+                      "agents (default: all)");
     serve->footer(
         "Example:\n  ventros serve --db sqlite://./data/ventros.db --listen 127.0.0.1:8080\n"
         "Other settings come from the config file or VENTROS_* variables, e.g.\n"
@@ -378,6 +384,100 @@ class Cli {
         "--since 2026-11-01\nFacts already learned from a message are not learned twice.");
     me_rebuild->callback(
         [&] { action = [&] { return MemoryRebuild(me_flags, mb_tenant, mb_since); }; });
+
+    // route
+    auto* route = app.add_subcommand("route",
+                                     "Route a message to an agent category; evaluate "
+                                     "and tune the router");
+    route->require_subcommand(0, 1);
+    CommonFlags ro_flags;
+    std::string ro_tenant, ro_text, ro_file;
+    bool ro_json = false, ro_dry = false;
+    AddCommon(route, ro_flags);
+    route->add_option("--tenant", ro_tenant, "Tenant id");
+    route->add_option("--text", ro_text, "The customer's message to route");
+    route->add_flag("--json", ro_json, "Print JSON");
+    route->footer(
+        "Examples:\n  ventros route --tenant 0193a5c4-... --text \"Quero cancelar, muito caro\"\n"
+        "  ventros route eval --tenant 0193a5c4-... --file labelled.jsonl\n"
+        "  ventros route fit --tenant 0193a5c4-... --file labelled.jsonl");
+    auto* ro_eval = route->add_subcommand(
+        "eval", "Accuracy and confusion matrix of the router on labelled messages");
+    AddCommon(ro_eval, ro_flags);
+    ro_eval->add_option("--tenant", ro_tenant, "Tenant id")->required();
+    ro_eval->add_option("--file", ro_file, "JSON lines {\"text\",\"category\"}")->required();
+    ro_eval->add_flag("--json", ro_json, "Print JSON");
+    ro_eval->footer(
+        "Example:\n  ventros route eval --tenant 0193a5c4-... --file labelled.jsonl\n"
+        "Each line: {\"text\": \"quero cancelar\", \"category\": \"retention_churn\"}");
+    ro_eval->callback(
+        [&] { action = [&] { return RouteEval(ro_flags, ro_tenant, ro_file, ro_json); }; });
+    auto* ro_fit = route->add_subcommand(
+        "fit", "Tune the routes' thresholds on labelled messages and store them for the tenant");
+    AddCommon(ro_fit, ro_flags);
+    ro_fit->add_option("--tenant", ro_tenant, "Tenant id")->required();
+    ro_fit->add_option("--file", ro_file, "JSON lines {\"text\",\"category\"}")->required();
+    ro_fit->add_flag("--dry-run", ro_dry, "Only print the thresholds, do not store them");
+    ro_fit->footer("Example:\n  ventros route fit --tenant 0193a5c4-... --file labelled.jsonl");
+    ro_fit->callback(
+        [&] { action = [&] { return RouteFit(ro_flags, ro_tenant, ro_file, ro_dry); }; });
+    route->callback([&] {
+      if (!action) action = [&] { return RouteClassify(ro_flags, ro_tenant, ro_text, ro_json); };
+    });
+
+    // agent
+    auto* agent = app.add_subcommand("agent", "Agent templates and the tenant's agents");
+    agent->require_subcommand(1);
+    agent->footer(
+        "Examples:\n  ventros agent templates\n  ventros agent create --tenant 0193a5c4-... "
+        "--template retention_churn --name \"Retenção Bot\"\n  ventros agent list --tenant "
+        "0193a5c4-...");
+    CommonFlags ag_flags;
+    std::string ag_tenant, ag_template, ag_name, ag_overrides;
+    bool ag_json = false;
+    auto* ag_templates = agent->add_subcommand("templates", "List the built-in agent templates");
+    AddCommon(ag_templates, ag_flags);
+    ag_templates->add_flag("--json", ag_json, "Print JSON (instructions and intent examples)");
+    ag_templates->footer("Example:\n  ventros agent templates --json");
+    ag_templates->callback([&] { action = [&] { return AgentTemplates(ag_json); }; });
+    auto* ag_create = agent->add_subcommand("create", "Create an agent from a template");
+    AddCommon(ag_create, ag_flags);
+    ag_create->add_option("--tenant", ag_tenant, "Tenant id")->required();
+    ag_create->add_option("--template", ag_template, "Template id (see `agent templates`)")
+        ->required();
+    ag_create->add_option("--name", ag_name, "The agent's name")->required();
+    ag_create->add_option("--overrides", ag_overrides,
+                          "JSON object: instruction, strategy, lookback_days, "
+                          "max_discount_percent, max_offer_months, max_retention_attempts, tools");
+    ag_create->add_flag("--json", ag_json, "Print JSON");
+    ag_create->footer(
+        "Examples:\n  ventros agent create --tenant 0193a5c4-... --template retention_churn "
+        "--name \"Retenção Bot\"\n  ventros agent create --tenant ... --template "
+        "retention_churn --name Cauteloso --overrides '{\"max_discount_percent\": 15}'");
+    ag_create->callback([&] {
+      action = [&] {
+        return AgentCreate(ag_flags, ag_tenant, ag_template, ag_name, ag_overrides, ag_json);
+      };
+    });
+    auto* ag_list = agent->add_subcommand("list", "List a tenant's agents");
+    AddCommon(ag_list, ag_flags);
+    ag_list->add_option("--tenant", ag_tenant, "Tenant id")->required();
+    ag_list->add_flag("--json", ag_json, "Print JSON");
+    ag_list->footer("Example:\n  ventros agent list --tenant 0193a5c4-...");
+    ag_list->callback([&] { action = [&] { return AgentList(ag_flags, ag_tenant, ag_json); }; });
+
+    // demo
+    DemoOptions demo_options;
+    auto* demo = app.add_subcommand(
+        "demo", "Run the whole flow offline: seeded history, a webhook, the agent's reply");
+    demo->add_option("--db", demo_options.db_url,
+                     "Database URL to use instead of a fresh temporary SQLite file");
+    demo->add_flag("--keep", demo_options.keep, "Keep the temporary database (prints its path)");
+    demo->add_option("--text", demo_options.text, "What the customer writes");
+    demo->footer(
+        "Examples:\n  ventros demo\n  ventros demo --text \"Meu sistema está com erro 500\"\n"
+        "Needs no network: a fake WAHA on loopback receives the reply.");
+    demo->callback([&] { action = [&] { return RunDemo(demo_options, out_, err_); }; });
 
     // events
     auto* events = app.add_subcommand("events", "Inspect the event outbox and dead letters");
@@ -769,6 +869,150 @@ class Cli {
         (*mem)->parts.service->Rebuild((*mem)->only, since_ms, Progress("rebuild", "messages"));
     if (!learned.ok()) return Fail(learned.status());
     out_ << fmt::format("Memory rebuilt: {} facts learned, strengthened or withdrawn.\n", *learned);
+    return kExitOk;
+  }
+
+  // Config, database, memory and agents as `serve` builds them, for the route and agent verbs.
+  struct AgentsCtx {
+    std::unique_ptr<MemoryCtx> mem;
+    AgentsParts parts;
+  };
+  core::Result<std::unique_ptr<AgentsCtx>> OpenAgents(const CommonFlags& flags,
+                                                      const std::string& tenant) {
+    auto a = std::make_unique<AgentsCtx>();
+    VENTROS_ASSIGN_OR_RETURN(a->mem, OpenMemory(flags, tenant));
+    VENTROS_ASSIGN_OR_RETURN(
+        a->parts, BuildAgents(a->mem->ctx->config, *a->mem->ctx->db, a->mem->ctx->clock,
+                              core::NullLogger(), *a->mem->crm, a->mem->parts, nullptr, nullptr));
+    return a;
+  }
+
+  core::Result<std::vector<agents::LabelledText>> ReadLabelled(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::NotFound(fmt::format("cannot read {}", path));
+    std::stringstream text;
+    text << in.rdbuf();
+    return agents::ParseLabelledJsonl(text.str());
+  }
+
+  int RouteClassify(const CommonFlags& flags, const std::string& tenant, const std::string& text,
+                    bool json) {
+    if (tenant.empty() || text.empty()) {
+      err_ << "error: route needs --tenant and --text (or a verb: eval, fit; run with --help)\n";
+      return kExitUsage;
+    }
+    auto a = OpenAgents(flags, tenant);
+    if (!a.ok()) return Fail(a.status());
+    auto c = (*a)->parts.service->Classify(crm::TenantId(tenant), text);
+    if (!c.ok()) return Fail(c.status());
+    if (json) {
+      out_ << agents::ClassificationJson(*c) << "\n";
+      return kExitOk;
+    }
+    out_ << fmt::format("{} (confidence {:.3f}{})\n", c->category, c->confidence,
+                        c->fallback ? ", no route reached its threshold" : "");
+    for (const auto& s : c->scores) out_ << fmt::format("  {:<20} {:.3f}\n", s.category, s.score);
+    return kExitOk;
+  }
+
+  int RouteEval(const CommonFlags& flags, const std::string& tenant, const std::string& file,
+                bool json) {
+    auto labelled = ReadLabelled(file);
+    if (!labelled.ok()) return Fail(labelled.status());
+    auto a = OpenAgents(flags, tenant);
+    if (!a.ok()) return Fail(a.status());
+    auto report = (*a)->parts.service->Evaluate(crm::TenantId(tenant), *labelled);
+    if (!report.ok()) return Fail(report.status());
+    if (json) {
+      core::json::object o;
+      o["total"] = report->total;
+      o["correct"] = report->correct;
+      o["accuracy"] = report->accuracy;
+      core::json::array cats, matrix;
+      for (const auto& c : report->categories) cats.emplace_back(c);
+      for (const auto& row : report->confusion) {
+        core::json::array r;
+        for (size_t v : row) r.emplace_back(v);
+        matrix.push_back(std::move(r));
+      }
+      o["categories"] = std::move(cats);
+      o["confusion"] = std::move(matrix);
+      out_ << core::json::serialize(o) << "\n";
+    } else {
+      out_ << agents::FormatEvalReport(*report);
+    }
+    return kExitOk;
+  }
+
+  int RouteFit(const CommonFlags& flags, const std::string& tenant, const std::string& file,
+               bool dry_run) {
+    auto labelled = ReadLabelled(file);
+    if (!labelled.ok()) return Fail(labelled.status());
+    auto a = OpenAgents(flags, tenant);
+    if (!a.ok()) return Fail(a.status());
+    auto fit = (*a)->parts.service->Fit(crm::TenantId(tenant), *labelled, !dry_run);
+    if (!fit.ok()) return Fail(fit.status());
+    out_ << fmt::format("accuracy {:.3f} -> {:.3f} on {} messages\n", fit->accuracy_before,
+                        fit->accuracy_after, labelled->size());
+    for (const auto& [category, threshold] : fit->thresholds) {
+      out_ << fmt::format("  {:<20} threshold {:.2f}\n", category, threshold);
+    }
+    out_ << (dry_run ? "Not stored (--dry-run).\n" : "Thresholds stored for the tenant.\n");
+    return kExitOk;
+  }
+
+  int AgentTemplates(bool json) {
+    const auto& list = agents::BuiltInTemplates();
+    if (json) {
+      out_ << ItemsJson(list, agents::TemplateJson) << "\n";
+      return kExitOk;
+    }
+    out_ << fmt::format("{:<18}  {:<18}  {:<9}  {}\n", "ID", "STRATEGY", "DISCOUNT", "TOOLS");
+    for (const auto& t : list) {
+      std::string tools;
+      for (const auto& tool : t.tools) tools += (tools.empty() ? "" : ", ") + tool;
+      out_ << fmt::format("{:<18}  {:<18}  {:<9}  {}\n", t.id, t.strategy,
+                          std::count(t.tools.begin(), t.tools.end(), "create_retention_offer")
+                              ? fmt::format("<= {}%", t.constraints.max_discount_percent)
+                              : "-",
+                          tools);
+    }
+    return kExitOk;
+  }
+
+  int AgentCreate(const CommonFlags& flags, const std::string& tenant, const std::string& tmpl,
+                  const std::string& name, const std::string& overrides, bool json) {
+    auto a = OpenAgents(flags, tenant);
+    if (!a.ok()) return Fail(a.status());
+    auto agent = (*a)->parts.service->CreateAgent(crm::TenantId(tenant), tmpl, name,
+                                                  overrides.empty() ? "{}" : overrides);
+    if (!agent.ok()) return Fail(agent.status());
+    if (json) {
+      out_ << crm::AgentJson(*agent) << "\n";
+    } else {
+      out_ << fmt::format(
+          "Created agent \"{}\" ({}) from template {}; it answers the {} "
+          "category.\n",
+          agent->name, agent->id.str(), agent->template_id, agent->category);
+    }
+    return kExitOk;
+  }
+
+  int AgentList(const CommonFlags& flags, const std::string& tenant, bool json) {
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    crm::AgentRegistry registry(*(*ctx)->db, (*ctx)->clock);
+    auto list = registry.ListAgents(crm::TenantId(tenant), std::nullopt, true);
+    if (!list.ok()) return Fail(list.status());
+    if (json) {
+      out_ << ItemsJson(*list, crm::AgentJson) << "\n";
+      return kExitOk;
+    }
+    out_ << fmt::format("{:<36}  {:<18}  {:<8}  {}\n", "ID", "CATEGORY", "ENABLED", "NAME");
+    for (const auto& ag : *list) {
+      out_ << fmt::format("{:<36}  {:<18}  {:<8}  {}\n", ag.id.str(), ag.category,
+                          ag.enabled ? "yes" : "no", ag.name);
+    }
     return kExitOk;
   }
 

@@ -146,6 +146,27 @@ const std::vector<KeyDef>& Defs() {
         VENTROS_STR(llm.api_key,
                     "API key of the language model (secret: set VENTROS_LLM_API_KEY)."),
         VENTROS_INT(llm.timeout_ms, "Time allowed for one language model call."),
+        KeyDef{{"llm.prices", ConfigType::kStringList, "VENTROS_LLM_PRICES", "",
+                "Prices of language models in USD per million tokens, "
+                "model=input/output/cached_input, for the cost of agent turns (a model not "
+                "listed costs 0)."},
+               [](Config& c, const json::value& v) {
+                 c.llm.prices.clear();
+                 for (const auto& m : v.as_array()) c.llm.prices.emplace_back(m.as_string());
+               },
+               [](const Config& c) {
+                 json::array a;
+                 for (const auto& m : c.llm.prices) a.emplace_back(m);
+                 return json::value(std::move(a));
+               },
+               0},
+        VENTROS_INT(agents.max_backlog_age_ms,
+                    "Customer messages older than this are not answered by agents (a backlog "
+                    "after downtime is answered up to this age)."),
+        VENTROS_INT(agents.turn_timeout_ms,
+                    "Time allowed for the model calls and tools of one agent turn."),
+        VENTROS_INT(agents.followup_interval_ms,
+                    "How often due follow-ups scheduled by agents are sent."),
         VENTROS_STR(memory.embedder,
                     "Embedding model: local (built in, no network), gemini, vertex or openai (any "
                     "OpenAI-compatible /v1/embeddings server)."),
@@ -183,7 +204,7 @@ const std::vector<KeyDef>& Defs() {
     d.push_back(
         KeyDef{{"modules", ConfigType::kStringList, "VENTROS_MODULES", "",
                 "Modules this instance hosts (comma-separated in the environment and --modules). "
-                "Known: crm, memory."},
+                "Known: crm (with the WAHA channel; also accepted as waha), memory, agents."},
                [](Config& c, const json::value& v) {
                  c.modules.clear();
                  for (const auto& m : v.as_array()) c.modules.emplace_back(m.as_string());
@@ -492,11 +513,23 @@ Status ConfigLoader::Validate(const Config& c) {
           "configuration key '{}' must be at most {}; got {}", d.info.key, d.max_value, v));
     }
   }
-  static const std::vector<std::string> kModules = {"crm", "memory"};
+  static const std::vector<std::string> kModules = {"crm", "waha", "memory", "agents"};
   for (const auto& m : c.modules) {
     if (std::find(kModules.begin(), kModules.end(), m) == kModules.end()) {
-      return Status::InvalidArgument(
-          fmt::format("configuration key 'modules': unknown module '{}' (known: crm, memory)", m));
+      return Status::InvalidArgument(fmt::format(
+          "configuration key 'modules': unknown module '{}' (known: crm, waha, memory, agents)",
+          m));
+    }
+  }
+  for (const auto& price : c.llm.prices) {
+    size_t eq = price.rfind('=');
+    size_t slashes = std::count(price.begin(), price.end(), '/');
+    if (eq == std::string::npos || eq == 0 || slashes < 1 ||
+        price.find_first_not_of("0123456789./", eq + 1) != std::string::npos) {
+      return Status::InvalidArgument(fmt::format(
+          "configuration key 'llm.prices': '{}' must read model=input/output/cached_input (USD "
+          "per million tokens)",
+          price));
     }
   }
   if (c.llm.provider != "offline" && c.llm.provider != "gemini" && c.llm.provider != "openai") {

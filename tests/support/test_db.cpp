@@ -102,6 +102,8 @@ core::Config TestServer::DefaultConfig() {
   c.database.acquire_timeout_ms = 3000;
   c.log.level = "warn";
   c.log.requests = false;
+  // The agents answer customers only in the tests that ask for them.
+  c.modules = {"crm", "memory"};
   // Each server keeps its media apart.
   c.waha.media_dir =
       (std::filesystem::temp_directory_path() / ("ventros-media-" + core::RandomHex(8))).string();

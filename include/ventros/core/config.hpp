@@ -65,7 +65,17 @@ struct Config {
     std::string model;
     std::string api_key;  // secret: set through the environment
     int64_t timeout_ms = 60000;
+    // USD per million tokens, "model=input/output/cached_input", for the cost of agent turns.
+    std::vector<std::string> prices = {
+        "gemini-2.5-flash=0.30/2.50/0.075", "gemini-2.5-pro=1.25/10.00/0.31",
+        "gemini-2.0-flash=0.10/0.40/0.025", "gpt-4o-mini=0.15/0.60/0.075",
+        "gpt-4o=2.50/10.00/1.25",           "gpt-4.1-mini=0.40/1.60/0.10"};
   } llm;
+  struct Agents {
+    int64_t max_backlog_age_ms = 24LL * 3600 * 1000;
+    int64_t turn_timeout_ms = 30000;
+    int64_t followup_interval_ms = 30000;
+  } agents;
   struct Memory {
     std::string embedder = "local";  // local | gemini | vertex | openai
     std::string embedder_url;
@@ -86,7 +96,7 @@ struct Config {
     bool create_default_tenant = true;
     std::string default_tenant_name = "default";
   } bootstrap;
-  std::vector<std::string> modules = {"crm", "memory"};
+  std::vector<std::string> modules = {"crm", "memory", "agents"};
 };
 
 enum class ConfigType { kString, kInt, kBool, kStringList };

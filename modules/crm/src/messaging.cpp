@@ -741,6 +741,75 @@ Result<Session> MessagingService::GetSession(const TenantId& tenant, const Sessi
   return SessionFromRow(rows.rows[0]);
 }
 
+Result<Session> MessagingService::GetSession(core::Connection& conn, const TenantId& tenant,
+                                             const SessionId& id) {
+  if (!core::IsUuid(id.str()))
+    return Status::NotFound(fmt::format("session {} not found", id.str()));
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows, conn.Query(fmt::format("SELECT {} FROM sessions WHERE id = $1 AND tenant_id = $2",
+                                        kSessionCols),
+                            {DbValue(id.str()), DbValue(tenant.str())}));
+  if (rows.empty()) return Status::NotFound(fmt::format("session {} not found", id.str()));
+  return SessionFromRow(rows.rows[0]);
+}
+
+Result<Session> MessagingService::AssignSession(const TenantId& tenant, const SessionId& id,
+                                                const std::string& agent_type,
+                                                const std::optional<std::string>& agent_id,
+                                                const std::string& reason) {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  VENTROS_ASSIGN_OR_RETURN(Session s,
+                           AssignSession(*conn, tenant, id, agent_type, agent_id, reason));
+  VENTROS_RETURN_IF_ERROR(tx.Commit());
+  if (bus_) bus_->Notify();
+  return s;
+}
+
+Result<Session> MessagingService::AssignSession(core::Connection& conn, const TenantId& tenant,
+                                                const SessionId& id, const std::string& agent_type,
+                                                const std::optional<std::string>& agent_id,
+                                                const std::string& reason) {
+  if (agent_type != "ai" && agent_type != "human") {
+    return Status::InvalidArgument("field 'type' must be \"ai\" or \"human\"");
+  }
+  if (agent_id && agent_id->size() > 200) {
+    return Status::InvalidArgument("field 'agent_id' is too long (at most 200)");
+  }
+  if (reason.size() > 2000) return Status::InvalidArgument("field 'reason' is too long");
+  VENTROS_ASSIGN_OR_RETURN(Session s, GetSession(conn, tenant, id));
+  if (s.status != "active") {
+    return Status::Conflict(fmt::format("session {} has ended", id.str()));
+  }
+  std::string previous = s.assigned_agent_type.value_or("ai");
+  int64_t now = clock_.NowMillis();
+  VENTROS_ASSIGN_OR_RETURN(
+      auto upd, conn.Query("UPDATE sessions SET assigned_agent_type = $1, assigned_agent_id = $2, "
+                           "updated_at = $3 WHERE id = $4 AND tenant_id = $5",
+                           {DbValue(agent_type), Opt(agent_id), DbValue(now), DbValue(id.str()),
+                            DbValue(tenant.str())}));
+  (void)upd;
+  s.assigned_agent_type = agent_type;
+  s.assigned_agent_id = agent_id;
+  json::object payload = json::parse(SessionJson(s)).as_object();
+  payload["previous_agent_type"] = previous;
+  payload["reason"] = reason;
+  VENTROS_RETURN_IF_ERROR(
+      Emit(conn, "session.assigned", tenant, s.contact_id.str(), json::serialize(payload)));
+  if (previous != agent_type) {
+    json::object meta{
+        {"session_id", s.id.str()}, {"from", previous}, {"to", agent_type}, {"reason", reason}};
+    if (agent_id) meta["agent_id"] = *agent_id;
+    VENTROS_RETURN_IF_ERROR(AddContactEvent(
+        conn, tenant, s.contact_id, agent_type == "human" ? "handoff" : "handback",
+        agent_type == "human"
+            ? "Conversation handed to a human" + (reason.empty() ? std::string() : ": " + reason)
+            : "Conversation handed back to the AI agents",
+        json::serialize(meta)));
+  }
+  return s;
+}
+
 Result<PageOf<Session>> MessagingService::ListSessions(const TenantId& tenant,
                                                        std::optional<ContactId> contact,
                                                        std::optional<std::string> status,
@@ -850,14 +919,23 @@ Result<PageOf<Message>> MessagingService::ListMessages(const TenantId& tenant,
 }
 
 Result<Message> MessagingService::RequestSend(const TenantId& tenant, const SendRequest& req) {
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  VENTROS_ASSIGN_OR_RETURN(Message m, RequestSend(*conn, tenant, req));
+  VENTROS_RETURN_IF_ERROR(tx.Commit());
+  if (bus_) bus_->Notify();
+  return m;
+}
+
+Result<Message> MessagingService::RequestSend(core::Connection& connection, const TenantId& tenant,
+                                              const SendRequest& req) {
   if (req.contact.has_value() == req.chat_id.has_value()) {
     return Status::InvalidArgument("give exactly one of 'contact_id' and 'chat_id'");
   }
   if (req.text.empty()) return Status::InvalidArgument("field 'text' must not be empty");
   if (req.text.size() > 65536)
     return Status::InvalidArgument("field 'text' is too long (at most 65536)");
-  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
-  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  core::Connection* conn = &connection;
   int64_t now = clock_.NowMillis();
   Contact contact;
   std::string chat_id;
@@ -944,8 +1022,6 @@ Result<Message> MessagingService::RequestSend(const TenantId& tenant, const Send
   (void)upd;
   VENTROS_RETURN_IF_ERROR(
       Emit(*conn, "message.send_requested", tenant, contact.id.str(), MessageJson(m)));
-  VENTROS_RETURN_IF_ERROR(tx.Commit());
-  if (bus_) bus_->Notify();
   return m;
 }
 

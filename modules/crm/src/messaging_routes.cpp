@@ -410,6 +410,30 @@ void RegisterSessionRoutes(core::Router& router, MessagingService& service) {
         return HttpResponse::Json(200, SessionJson(*session));
       },
       {.min_role = Role::kAgent, .summary = "Close an active session"});
+
+  router.Add(
+      "POST", "/v1/sessions/{id}/assign",
+      [&service](HttpRequest& req) {
+        auto body = core::ParseJsonObjectBody(req);
+        if (body.error) return *body.error;
+        if (auto st = core::RejectUnknownFields(body.object, {"type", "agent_id", "reason"});
+            !st.ok()) {
+          return Fail(req, st);
+        }
+        auto type = core::OptionalString(body.object, "type");
+        if (!type.ok()) return Fail(req, type.status());
+        if (!*type) return Fail(req, Status::InvalidArgument("field 'type' is required"));
+        auto agent = core::OptionalString(body.object, "agent_id");
+        if (!agent.ok()) return Fail(req, agent.status());
+        auto reason = core::OptionalString(body.object, "reason");
+        if (!reason.ok()) return Fail(req, reason.status());
+        auto session = service.AssignSession(TenantOf(req), SessionId(req.PathParam("id")), **type,
+                                             *agent, reason->value_or(""));
+        if (!session.ok()) return Fail(req, session.status());
+        return HttpResponse::Json(200, SessionJson(*session));
+      },
+      {.min_role = Role::kAgent,
+       .summary = "Hand a session to a human (type human) or back to the AI agents (type ai)"});
 }
 
 // ---------------------------------------------------------------- messages

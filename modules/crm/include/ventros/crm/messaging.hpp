@@ -208,6 +208,18 @@ class MessagingService {
 
   // Sessions.
   Result<Session> GetSession(const TenantId& tenant, const SessionId& id);
+  Result<Session> GetSession(core::Connection& conn, const TenantId& tenant, const SessionId& id);
+  // Who answers an active session: "ai" (the agents; also what no assignment means) or "human"
+  // (a person; the agents stay silent until it is handed back). Emits session.assigned and adds a
+  // contact event (handoff / handback). Conflict for an ended session.
+  Result<Session> AssignSession(const TenantId& tenant, const SessionId& id,
+                                const std::string& agent_type,
+                                const std::optional<std::string>& agent_id,
+                                const std::string& reason);
+  Result<Session> AssignSession(core::Connection& conn, const TenantId& tenant,
+                                const SessionId& id, const std::string& agent_type,
+                                const std::optional<std::string>& agent_id,
+                                const std::string& reason);
   Result<PageOf<Session>> ListSessions(const TenantId& tenant, std::optional<ContactId> contact,
                                        std::optional<std::string> status, const Page& page);
   Result<Session> CloseSession(const TenantId& tenant, const SessionId& id,
@@ -243,6 +255,9 @@ class MessagingService {
     std::string metadata = "{}";
   };
   Result<Message> RequestSend(const TenantId& tenant, const SendRequest& request);
+  // The same inside the caller's transaction (the caller notifies the bus after committing).
+  Result<Message> RequestSend(core::Connection& conn, const TenantId& tenant,
+                              const SendRequest& request);
 
   // Inbound, inside the caller's transaction.
   Result<InboundResult> RecordInbound(core::Connection& conn, const Channel& channel,

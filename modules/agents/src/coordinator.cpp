@@ -1,0 +1,703 @@
+// The coordinator's turn: route, build the specialist, search the memory, call the model, run
+// tools through guardrails, check groundedness, commit the reply with the turn's state.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <set>
+
+#include "internal.hpp"
+#include "ventros/agents/offline_model.hpp"
+#include "ventros/core/crypto.hpp"
+#include "ventros/core/ids.hpp"
+
+namespace ventros::agents {
+
+using core::DbValue;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double MsSince(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+std::string Str(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::optional<int64_t> IntArg(const json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64() && v->as_uint64() < (1ULL << 62)) return static_cast<int64_t>(v->as_uint64());
+  if (v->is_double() && v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double())))
+    return static_cast<int64_t>(v->as_double());
+  return std::nullopt;
+}
+
+std::string ToolJson(json::object o) { return json::serialize(o); }
+
+std::string Refused(const std::string& error, bool escalate = false) {
+  return ToolJson({{"ok", false}, {"error", error}, {"escalate", escalate}});
+}
+
+std::string FirstName(const std::string& name) {
+  size_t sp = name.find(' ');
+  return sp == std::string::npos ? name : name.substr(0, sp);
+}
+
+std::string SafeReply(const std::string& lang, bool handoff) {
+  if (lang == "en") {
+    return handoff ? "Thanks for your message! I'm passing your conversation to a member of our "
+                     "team, who will answer you shortly."
+                   : "Thanks for your message! Let me check this and get back to you.";
+  }
+  return handoff ? "Obrigado pela mensagem! Vou passar sua conversa para uma pessoa da nossa "
+                   "equipe, que vai te responder em seguida."
+                 : "Obrigado pela mensagem! Vou verificar e já te retorno.";
+}
+
+std::string FollowupText(const std::string& lang, const std::string& first_name) {
+  if (lang == "en") {
+    return first_name.empty()
+               ? "Hi! Following up on our conversation: is now a good time?"
+               : "Hi " + first_name + "! Following up on our conversation: is now a good time?";
+  }
+  return first_name.empty()
+             ? "Olá! Passando para retomar nossa conversa: podemos continuar?"
+             : "Olá, " + first_name + "! Passando para retomar nossa conversa: podemos continuar?";
+}
+
+bool ValidStage(const std::string& s) {
+  if (s.empty() || s.size() > 100) return false;
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == ' ';
+  });
+}
+
+struct TurnState {
+  std::string category;
+  double confidence = 0;
+  std::string answered_id;
+  int64_t turns = 0;
+};
+
+Result<std::optional<TurnState>> LoadState(core::Connection& conn, const std::string& tenant,
+                                           const std::string& session) {
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rows, conn.Query("SELECT agent_category, confidence, answered_id, turns FROM "
+                            "agent_session_state WHERE session_id = $1 AND tenant_id = $2",
+                            {DbValue(session), DbValue(tenant)}));
+  if (rows.empty()) return std::optional<TurnState>();
+  TurnState s;
+  s.category = rows.rows[0].GetText(0);
+  s.confidence = rows.rows[0].GetDouble(1);
+  s.answered_id = rows.rows[0].GetText(2);
+  s.turns = rows.rows[0].GetInt(3);
+  return std::optional<TurnState>(s);
+}
+
+}  // namespace
+
+std::vector<llm::ToolSpec> ToolSpecsFor(const std::vector<std::string>& tools) {
+  static const std::map<std::string, llm::ToolSpec> specs = {
+      {"search_memory",
+       {"search_memory",
+        "Search the memory of this contact (past sessions, facts) for something specific.",
+        R"j({"type":"object","properties":{"query":{"type":"string","description":"what to look for"}},"required":["query"]})j"}},
+      {"create_retention_offer",
+       {"create_retention_offer",
+        "Offer this customer a discount to stay. Limits are enforced: discount 1-30 %, 1-12 "
+        "months, at most 3 offers per customer; beyond them the offer is refused.",
+        R"j({"type":"object","properties":{"discount_percent":{"type":"integer","description":"discount in percent"},"duration_months":{"type":"integer","description":"how many months the discount lasts"},"reason":{"type":"string","description":"why this offer"}},"required":["discount_percent","duration_months","reason"]})j"}},
+      {"move_pipeline_stage",
+       {"move_pipeline_stage", "Move this contact to another pipeline stage.",
+        R"j({"type":"object","properties":{"stage":{"type":"string","description":"the new stage, e.g. negotiation or qualified"}},"required":["stage"]})j"}},
+      {"handoff_to_human",
+       {"handoff_to_human",
+        "Hand this conversation to a human agent; the AI stops answering it until it is handed "
+        "back.",
+        R"j({"type":"object","properties":{"reason":{"type":"string","description":"why a human should take over"}},"required":["reason"]})j"}},
+      {"schedule_followup",
+       {"schedule_followup", "Schedule a follow-up message to this contact later.",
+        R"j({"type":"object","properties":{"delay_hours":{"type":"integer","description":"hours from now (1-720)"},"note":{"type":"string","description":"what to follow up on"}},"required":["delay_hours","note"]})j"}},
+  };
+  std::vector<llm::ToolSpec> out;
+  for (const auto& t : tools) {
+    auto it = specs.find(t);
+    if (it != specs.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+const std::vector<std::string>& AgentsService::ConsumedEventTypes() {
+  static const std::vector<std::string> types = {"message.received"};
+  return types;
+}
+
+namespace {
+
+// Everything one turn works with.
+struct TurnWork {
+  crm::TenantId tenant;
+  crm::ContactId contact_id;
+  crm::SessionId session_id;
+  crm::Contact contact;
+  Specialist specialist;
+  std::string lang;
+  int attempts_used = 0;
+  std::optional<std::string> handoff_reason;
+  std::vector<std::string> evidence;  // tool results
+  Turn turn;
+};
+
+}  // namespace
+
+Status AgentsService::HandleEvent(const core::Event& event) {
+  if (event.type != "message.received") return Status::Ok();
+  Impl& m = *impl_;
+  const auto started = Clock::now();
+  boost::system::error_code ec;
+  json::value pv = json::parse(event.payload, ec);
+  if (ec || !pv.is_object()) {
+    return Status::InvalidArgument(fmt::format("event {}: payload is not a JSON object", event.id));
+  }
+  const json::object& p = pv.as_object();
+  const auto* from_me = p.if_contains("from_me");
+  std::string message_id = Str(p, "id"), session = Str(p, "session_id"),
+              contact = Str(p, "contact_id"), chat = Str(p, "chat_id");
+  if ((from_me && from_me->is_bool() && from_me->as_bool()) || Str(p, "source") != "contact" ||
+      session.empty() || contact.empty() || message_id.empty() || chat.ends_with("@g.us")) {
+    return Status::Ok();
+  }
+  const int64_t now = m.clock.NowMillis();
+  auto message_at = core::ParseTimestamp(Str(p, "message_at"));
+  if (message_at && now - *message_at > m.options.max_backlog_age_ms) {
+    if (m.metrics) {
+      m.metrics
+          ->GetCounter("ventros_agent_skipped_total", "Customer messages agents did not answer",
+                       {{"reason", "too_old"}})
+          .Inc();
+    }
+    return Status::Ok();
+  }
+
+  TurnWork w;
+  w.tenant = crm::TenantId(event.tenant_id);
+  w.contact_id = crm::ContactId(contact);
+  w.session_id = crm::SessionId(session);
+  auto s = m.crm.GetSession(w.tenant, w.session_id);
+  if (!s.ok()) return s.status().code() == core::StatusCode::kNotFound ? Status::Ok() : s.status();
+  if (s->assigned_agent_type.value_or("ai") == "human") {
+    if (m.metrics) {
+      m.metrics
+          ->GetCounter("ventros_agent_skipped_total", "Customer messages agents did not answer",
+                       {{"reason", "human_owns_session"}})
+          .Inc();
+    }
+    return Status::Ok();
+  }
+  std::optional<TurnState> state;
+  {
+    VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
+    VENTROS_ASSIGN_OR_RETURN(state, LoadState(*conn, event.tenant_id, session));
+  }
+  // UUIDv7 ids sort in arrival order: a message at or before the last one answered was answered
+  // together with it.
+  if (state && message_id <= state->answered_id) return Status::Ok();
+
+  // The customer's messages not answered yet, this one included (and any that came after it).
+  std::vector<crm::Message> pending;
+  crm::Page page{.limit = 200, .cursor = state ? state->answered_id : ""};
+  for (int pages = 0; pages < 10; ++pages) {
+    VENTROS_ASSIGN_OR_RETURN(auto batch,
+                             m.crm.ListMessages(w.tenant, w.session_id, std::nullopt, page));
+    for (auto& msg : batch.items) {
+      if (msg.direction == "in" && !msg.from_me && msg.source == "contact") {
+        pending.push_back(std::move(msg));
+      }
+    }
+    if (batch.next_cursor.empty()) break;
+    page.cursor = batch.next_cursor;
+  }
+  if (pending.empty()) return Status::Ok();
+  if (pending.size() > 10) pending.erase(pending.begin(), pending.end() - 10);
+  Turn& t = w.turn;
+  t.id = "turn-" + pending.back().id.str();
+  t.tenant_id = event.tenant_id;
+  t.session_id = session;
+  t.contact_id = contact;
+  t.trace_id = event.trace_id.empty() ? core::RandomHex(16) : event.trace_id;
+  for (const auto& msg : pending) {
+    t.message_ids.push_back(msg.id.str());
+    std::string body = msg.body;
+    if (body.empty() && msg.type != "text") body = "[" + msg.type + "]";
+    if (body.empty()) continue;
+    if (!t.input.empty()) t.input += "\n";
+    t.input += body;
+  }
+  if (t.input.empty()) t.input = "[empty message]";
+  w.lang = DetectLanguage(t.input);
+
+  // 1. Route.
+  auto stage = Clock::now();
+  VENTROS_ASSIGN_OR_RETURN(auto router, m.RouterFor(w.tenant));
+  VENTROS_ASSIGN_OR_RETURN(Classification routed, router->Classify(t.input));
+  t.category = routed.category;
+  t.confidence = routed.confidence;
+  t.routed_fallback = routed.fallback;
+  // A follow-up message that routes nowhere in particular ("ok", "e aí?") stays with the
+  // session's specialist.
+  if (routed.fallback && state && state->category != kFallbackCategory &&
+      FindTemplate(state->category)) {
+    t.category = state->category;
+    t.confidence = state->confidence;
+  }
+  t.timings_ms["route"] = MsSince(stage);
+
+  // 2. The specialist: the tenant's agent for the category, else the template.
+  VENTROS_ASSIGN_OR_RETURN(auto agent, m.registry.AgentFor(w.tenant, t.category));
+  w.specialist = BuildSpecialist(*FindTemplate(t.category), agent);
+  const Constraints& limits = w.specialist.tmpl.constraints;
+  t.agent_id = w.specialist.agent_id;
+  t.agent_name = w.specialist.name;
+  VENTROS_ASSIGN_OR_RETURN(w.contact, m.crm.GetContact(w.tenant, w.contact_id));
+  VENTROS_ASSIGN_OR_RETURN(auto offers, m.registry.ListOffers(w.tenant, w.contact_id));
+  std::optional<crm::Offer> active_offer;
+  for (const auto& o : offers) {
+    if (o.kind == "retention_discount") ++w.attempts_used;
+    if (o.status == "proposed" && now - o.created_at < 30LL * 24 * 3600 * 1000) active_offer = o;
+  }
+
+  // 3. Memory.
+  stage = Clock::now();
+  memory::SearchRequest sr;
+  sr.tenant = w.tenant;
+  sr.contact = w.contact_id;
+  sr.query = t.input;
+  sr.strategy = w.specialist.tmpl.strategy;
+  sr.scope = memory::KnowledgeScope{
+      .lookback_days = w.specialist.tmpl.scope.lookback_days,
+      .include_agent_transfers = w.specialist.tmpl.scope.include_agent_transfers,
+      .contact_only = w.specialist.tmpl.scope.contact_only};
+  VENTROS_ASSIGN_OR_RETURN(memory::SearchResult found, m.memory.Search(sr));
+  t.context = found.context;
+  t.timings_ms["memory"] = MsSince(stage);
+
+  // 4. The prompt (contract in offline_model.hpp).
+  std::string profile = "=== AGENT PROFILE ===\n";
+  profile += fmt::format("agent: {}\ncategory: {}\ncontact_id: {}\n", w.specialist.name, t.category,
+                         contact);
+  profile += fmt::format("max_discount_percent: {}\nmax_offer_months: {}\n",
+                         limits.max_discount_percent, limits.max_offer_months);
+  profile += fmt::format("retention_attempts_left: {}\n",
+                         std::max(0, limits.max_retention_attempts - w.attempts_used));
+  const std::string stage_name = w.contact.pipeline_stage.value_or("");
+  if ((stage_name.find("customer") != std::string::npos ||
+       stage_name.find("client") != std::string::npos) &&
+      w.contact.stage_entered_at) {
+    profile += fmt::format("customer_days: {}\n",
+                           std::max<int64_t>(0, (now - *w.contact.stage_entered_at) / 86400000));
+  }
+  profile += active_offer
+                 ? fmt::format("active_offer: {}% for {} months\n", active_offer->discount_percent,
+                               active_offer->duration_months)
+                 : std::string("active_offer: none\n");
+  profile +=
+      fmt::format("escalate_high_severity: {}\n", limits.escalate_high_severity ? "true" : "false");
+  llm::ChatRequest req;
+  req.messages.push_back(
+      llm::ChatMessage::System(w.specialist.tmpl.instruction + "\n\n" + profile));
+  req.messages.push_back(llm::ChatMessage::System(t.context));
+  req.messages.push_back(llm::ChatMessage::User(t.input));
+  req.tools = ToolSpecsFor(w.specialist.tmpl.tools);
+  req.temperature = 0.2;
+  req.max_tokens = 512;
+
+  // 5. The model and its tools, bounded in steps and time.
+  const auto deadline = started + std::chrono::milliseconds(m.options.turn_timeout_ms);
+  double llm_ms = 0, tools_ms = 0;
+  std::set<std::string> called;
+  std::string reply;
+  bool finished = false;
+  for (int step = 0; step <= limits.max_tool_steps && Clock::now() < deadline; ++step) {
+    auto call_started = Clock::now();
+    auto answer = m.model.Complete(req);
+    double ms = MsSince(call_started);
+    llm_ms += ms;
+    if (m.llm_seconds) m.llm_seconds->Observe(ms / 1000);
+    if (!answer.ok()) {
+      if (answer.status().code() != core::StatusCode::kInvalidArgument) {
+        // Unavailable or a malformed answer: the event waits and the turn is retried.
+        m.logger->warn("agents: model {} failed for session {}: {}", m.model.name(), session,
+                       answer.status().ToString());
+        return answer.status().WithContext("agent turn");
+      }
+      // Refused or blocked: the same request would be refused again; a human takes over.
+      w.handoff_reason = "the model refused the request: " + answer.status().message();
+      finished = true;
+      break;
+    }
+    ++t.llm_calls;
+    t.model = answer->model.empty() ? m.model.name() : answer->model;
+    t.usage.prompt_tokens += answer->usage.prompt_tokens;
+    t.usage.completion_tokens += answer->usage.completion_tokens;
+    t.usage.cached_tokens += answer->usage.cached_tokens;
+    t.usage.total_tokens += answer->usage.total_tokens;
+    t.cost_usd += CostOf(m.options.prices, m.model.name(), answer->usage);
+    if (answer->tool_calls.empty() || step == limits.max_tool_steps) {
+      reply = answer->content;
+      finished = true;
+      break;
+    }
+    req.messages.push_back(llm::ChatMessage::Assistant(answer->content, answer->tool_calls));
+    auto tools_started = Clock::now();
+    for (const auto& call : answer->tool_calls) {
+      ToolRun run;
+      run.name = call.name;
+      run.arguments = call.arguments_json;
+      json::object args;
+      auto parsed = json::parse(call.arguments_json, ec);
+      if (!ec && parsed.is_object()) args = parsed.as_object();
+      const auto& allowed = w.specialist.tmpl.tools;
+      if (std::find(allowed.begin(), allowed.end(), call.name) == allowed.end()) {
+        run.result = Refused(fmt::format("tool '{}' is not available to this agent", call.name));
+        run.verdicts.push_back("tool_allowed: refused");
+      } else if (called.contains(call.name) && call.name != "search_memory") {
+        run.result = Refused(fmt::format("tool '{}' was already called in this turn", call.name));
+      } else if (call.name == "create_retention_offer") {
+        auto discount = IntArg(args, "discount_percent");
+        auto months = IntArg(args, "duration_months");
+        if (!discount || !months) {
+          run.result = Refused("discount_percent and duration_months must be integers");
+          run.verdicts.push_back("offer_limits: refused: arguments are not integers");
+        } else {
+          Verdict v = CheckRetentionOffer(limits, static_cast<int>(*discount),
+                                          static_cast<int>(*months), w.attempts_used);
+          run.verdicts.push_back(v.passed ? v.guardrail + ": passed"
+                                          : v.guardrail + ": refused: " + v.reason);
+          if (!v.passed) {
+            run.result = Refused(v.reason, v.escalate);
+          } else {
+            crm::OfferInput in;
+            in.contact_id = w.contact_id;
+            in.session_id = w.session_id;
+            in.agent_id = t.agent_id;
+            in.discount_percent = static_cast<int>(*discount);
+            in.duration_months = static_cast<int>(*months);
+            in.reason = Str(args, "reason").substr(0, 1000);
+            in.idempotency_key = t.id + ":offer";
+            VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
+            VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+            VENTROS_ASSIGN_OR_RETURN(crm::Offer offer, m.registry.CreateOffer(*conn, w.tenant, in));
+            VENTROS_RETURN_IF_ERROR(tx.Commit());
+            ++w.attempts_used;
+            t.offer_id = offer.id.str();
+            run.ok = true;
+            run.result = ToolJson({{"ok", true},
+                                   {"offer_id", offer.id.str()},
+                                   {"discount_percent", offer.discount_percent},
+                                   {"duration_months", offer.duration_months}});
+          }
+        }
+      } else if (call.name == "handoff_to_human") {
+        w.handoff_reason = Str(args, "reason").substr(0, 500);
+        if (w.handoff_reason->empty()) w.handoff_reason = "asked by the agent";
+        run.ok = true;
+        run.result = ToolJson({{"ok", true}, {"handoff", "a human will take over"}});
+      } else if (call.name == "move_pipeline_stage") {
+        std::string to = Str(args, "stage");
+        if (!ValidStage(to)) {
+          run.result = Refused("stage must be 1..100 letters, digits, '_', '-' or spaces");
+          run.verdicts.push_back("stage_name: refused");
+        } else {
+          crm::ContactInput in;
+          in.pipeline_stage = to;
+          VENTROS_ASSIGN_OR_RETURN(auto updated, m.crm.UpdateContact(w.tenant, w.contact_id, in));
+          run.ok = true;
+          run.result = ToolJson({{"ok", true},
+                                 {"stage", to},
+                                 {"previous_stage", stage_name.empty() ? json::value(nullptr)
+                                                                       : json::value(stage_name)}});
+          (void)updated;
+        }
+      } else if (call.name == "schedule_followup") {
+        auto hours = IntArg(args, "delay_hours");
+        if (!hours || *hours < 1 || *hours > 720) {
+          run.result = Refused("delay_hours must be an integer 1..720");
+          run.verdicts.push_back("followup_window: refused");
+        } else {
+          int64_t due = now + *hours * 3600000;
+          std::string id = core::NewUuidV7(m.clock);
+          VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
+          VENTROS_ASSIGN_OR_RETURN(
+              auto ins,
+              conn->Query(
+                  "INSERT INTO agent_followups (id, tenant_id, contact_id, session_id, agent_id, "
+                  "due_at, note, text, status, idempotency_key, created_at) VALUES ($1, $2, $3, "
+                  "$4, $5, $6, $7, $8, 'scheduled', $9, $10) ON CONFLICT DO NOTHING",
+                  {DbValue(id), DbValue(event.tenant_id), DbValue(contact), DbValue(session),
+                   t.agent_id ? DbValue(*t.agent_id) : DbValue(nullptr), DbValue(due),
+                   DbValue(Str(args, "note").substr(0, 500)),
+                   DbValue(FollowupText(w.lang, FirstName(w.contact.name))),
+                   DbValue(t.id + ":followup"), DbValue(now)}));
+          (void)ins;
+          run.ok = true;
+          run.result = ToolJson(
+              {{"ok", true}, {"delay_hours", *hours}, {"due_at", core::FormatTimestamp(due)}});
+        }
+      } else if (call.name == "search_memory") {
+        memory::SearchRequest more = sr;
+        more.query = Str(args, "query").substr(0, 2000);
+        if (more.query.empty()) more.query = t.input;
+        VENTROS_ASSIGN_OR_RETURN(auto extra, m.memory.Search(more));
+        run.ok = true;
+        run.result = ToolJson({{"ok", true}, {"context", extra.context.substr(0, 6000)}});
+      } else {
+        run.result = Refused(fmt::format("unknown tool '{}'", call.name));
+      }
+      called.insert(call.name);
+      w.evidence.push_back(run.result);
+      req.messages.push_back(llm::ChatMessage::ToolResult(call.id, call.name, run.result));
+      t.tools.push_back(std::move(run));
+    }
+    tools_ms += MsSince(tools_started);
+  }
+  t.timings_ms["llm"] = llm_ms;
+  t.timings_ms["tools"] = tools_ms;
+  if (t.model.empty()) t.model = m.model.name();
+  if (!finished) {
+    w.handoff_reason = "the agent ran out of steps or time";
+    reply.clear();
+  }
+
+  // 6. Groundedness: every number and offer in the reply must come from the evidence.
+  if (!reply.empty()) {
+    std::vector<std::string> evidence = {w.specialist.tmpl.instruction + "\n" + profile, t.context,
+                                         t.input};
+    evidence.insert(evidence.end(), w.evidence.begin(), w.evidence.end());
+    Groundedness g = CheckGroundedness(reply, evidence);
+    t.groundedness = g.score;
+    for (const auto& c : g.claims) {
+      if (!c.supported) t.ungrounded_claims.push_back(c.kind + ": " + c.text);
+    }
+    if (!g.grounded) {
+      t.reply_replaced = true;
+      m.logger->warn("agents: ungrounded reply replaced in session {} ({} unsupported claims)",
+                     session, t.ungrounded_claims.size());
+      reply.clear();
+      if (!w.handoff_reason) w.handoff_reason = "the agent's reply was not grounded";
+    }
+  }
+  if (reply.empty()) reply = SafeReply(w.lang, w.handoff_reason.has_value());
+  t.reply = reply;
+
+  // 7. Commit: re-check ownership, send, hand off, record.
+  stage = Clock::now();
+  VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  VENTROS_ASSIGN_OR_RETURN(auto latest, LoadState(*conn, event.tenant_id, session));
+  if (latest && pending.back().id.str() <= latest->answered_id) return Status::Ok();
+  VENTROS_ASSIGN_OR_RETURN(crm::Session current, m.crm.GetSession(*conn, w.tenant, w.session_id));
+  const bool human_now = current.assigned_agent_type.value_or("ai") == "human";
+  if (human_now) {
+    t.status = "skipped_human";
+    t.reply.clear();
+  } else {
+    crm::MessagingService::SendRequest out;
+    out.contact = w.contact_id;
+    out.channel = current.channel_id;
+    out.text = reply;
+    out.source = "bot";
+    out.agent_id = t.agent_id.value_or("template:" + t.category);
+    json::object meta{{"agent_id", t.agent_id ? json::value(*t.agent_id) : json::value(nullptr)},
+                      {"agent_category", t.category},
+                      {"confidence", t.confidence},
+                      {"trace_id", t.trace_id},
+                      {"turn_id", t.id}};
+    if (t.offer_id) meta["offer_id"] = *t.offer_id;
+    out.metadata = json::serialize(meta);
+    VENTROS_ASSIGN_OR_RETURN(crm::Message sent, m.crm.RequestSend(*conn, w.tenant, out));
+    t.reply_message_id = sent.id.str();
+    t.status = "replied";
+    if (w.handoff_reason && current.status == "active") {
+      VENTROS_ASSIGN_OR_RETURN(
+          auto assigned, m.crm.AssignSession(*conn, w.tenant, w.session_id, "human", std::nullopt,
+                                             *w.handoff_reason));
+      (void)assigned;
+      t.status = "handoff";
+    }
+  }
+  t.created_at = now;
+  t.timings_ms["commit"] = MsSince(stage);
+  t.timings_ms["total"] = MsSince(started);
+  VENTROS_ASSIGN_OR_RETURN(
+      auto up,
+      conn->Query("INSERT INTO agent_session_state (session_id, tenant_id, agent_category, "
+                  "confidence, agent_id, answered_at, answered_id, turns, updated_at) VALUES ($1, "
+                  "$2, $3, $4, $5, $6, $7, 1, $6) ON CONFLICT (session_id) DO UPDATE SET "
+                  "agent_category = excluded.agent_category, confidence = excluded.confidence, "
+                  "agent_id = excluded.agent_id, answered_at = excluded.answered_at, answered_id "
+                  "= excluded.answered_id, turns = agent_session_state.turns + 1, updated_at = "
+                  "excluded.updated_at",
+                  {DbValue(session), DbValue(event.tenant_id), DbValue(t.category),
+                   DbValue(t.confidence), t.agent_id ? DbValue(*t.agent_id) : DbValue(nullptr),
+                   DbValue(now), DbValue(pending.back().id.str())}));
+  (void)up;
+  VENTROS_ASSIGN_OR_RETURN(
+      auto rec,
+      conn->Query(
+          "INSERT INTO agent_turns (id, tenant_id, session_id, contact_id, trace_id, status, "
+          "agent_category, confidence, agent_id, model, reply_message_id, offer_id, groundedness, "
+          "prompt_tokens, completion_tokens, cached_tokens, cost_usd, detail, created_at) VALUES "
+          "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) "
+          "ON CONFLICT (id) DO NOTHING",
+          {DbValue(t.id), DbValue(event.tenant_id), DbValue(session), DbValue(contact),
+           DbValue(t.trace_id), DbValue(t.status), DbValue(t.category), DbValue(t.confidence),
+           t.agent_id ? DbValue(*t.agent_id) : DbValue(nullptr), DbValue(t.model),
+           t.reply_message_id ? DbValue(*t.reply_message_id) : DbValue(nullptr),
+           t.offer_id ? DbValue(*t.offer_id) : DbValue(nullptr), DbValue(t.groundedness),
+           DbValue(t.usage.prompt_tokens), DbValue(t.usage.completion_tokens),
+           DbValue(t.usage.cached_tokens), DbValue(t.cost_usd), DbValue(TurnJson(t)),
+           DbValue(now)}));
+  (void)rec;
+  VENTROS_RETURN_IF_ERROR(tx.Commit());
+  if (m.options.bus) m.options.bus->Notify();
+  if (m.turn_seconds) m.turn_seconds->Observe(MsSince(started) / 1000);
+  m.CountTurn(t);
+  return Status::Ok();
+}
+
+Result<int> AgentsService::SendDueFollowups() {
+  Impl& m = *impl_;
+  int64_t now = m.clock.NowMillis();
+  VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(
+      auto due, conn->Query("SELECT id, tenant_id, contact_id, agent_id, text FROM agent_followups "
+                            "WHERE status = 'scheduled' AND due_at <= $1 ORDER BY due_at LIMIT 100",
+                            {DbValue(now)}));
+  int sent = 0;
+  for (const auto& r : due.rows) {
+    std::optional<Status> failed;
+    {
+      VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+      VENTROS_ASSIGN_OR_RETURN(
+          auto claim, conn->Query("UPDATE agent_followups SET status = 'sent', sent_at = $1 WHERE "
+                                  "id = $2 AND status = 'scheduled'",
+                                  {DbValue(now), DbValue(r.GetText(0))}));
+      if (claim.affected_rows == 0) continue;  // another instance sent it
+      crm::MessagingService::SendRequest out;
+      out.contact = crm::ContactId(r.GetText(2));
+      out.text = r.GetText(4);
+      out.source = "bot";
+      out.agent_id = r.GetOptText(3);
+      out.metadata = json::serialize(json::object{{"followup_id", r.GetText(0)}});
+      auto msg = m.crm.RequestSend(*conn, crm::TenantId(r.GetText(1)), out);
+      if (msg.ok()) {
+        VENTROS_RETURN_IF_ERROR(tx.Commit());
+        ++sent;
+      } else {
+        failed = msg.status();  // rolled back when tx goes out of scope
+      }
+    }
+    if (failed) {
+      // A contact that can no longer be reached: the follow-up fails, the others go on.
+      VENTROS_ASSIGN_OR_RETURN(
+          auto marked, conn->Query("UPDATE agent_followups SET status = 'failed' WHERE id = $1",
+                                   {DbValue(r.GetText(0))}));
+      (void)marked;
+      m.logger->warn("agents: follow-up {} failed: {}", r.GetText(0), failed->ToString());
+    }
+  }
+  if (sent && m.options.bus) m.options.bus->Notify();
+  return sent;
+}
+
+std::optional<Turn> TurnFromJson(const std::string& text) {
+  boost::system::error_code ec;
+  auto v = json::parse(text, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const auto& o = v.as_object();
+  Turn t;
+  t.id = Str(o, "id");
+  t.session_id = Str(o, "session_id");
+  t.contact_id = Str(o, "contact_id");
+  t.trace_id = Str(o, "trace_id");
+  t.status = Str(o, "status");
+  t.category = Str(o, "agent_category");
+  if (auto* c = o.if_contains("confidence"); c && c->is_number())
+    t.confidence = c->to_number<double>();
+  if (auto* f = o.if_contains("routed_fallback"); f && f->is_bool())
+    t.routed_fallback = f->as_bool();
+  if (auto a = Str(o, "agent_id"); !a.empty()) t.agent_id = a;
+  t.agent_name = Str(o, "agent_name");
+  t.model = Str(o, "model");
+  if (auto* ids = o.if_contains("message_ids"); ids && ids->is_array()) {
+    for (const auto& id : ids->as_array()) {
+      if (id.is_string()) t.message_ids.emplace_back(id.as_string());
+    }
+  }
+  t.input = Str(o, "input");
+  t.context = Str(o, "context");
+  if (auto* tools = o.if_contains("tool_calls"); tools && tools->is_array()) {
+    for (const auto& x : tools->as_array()) {
+      if (!x.is_object()) continue;
+      const auto& xo = x.as_object();
+      ToolRun r;
+      r.name = Str(xo, "name");
+      if (auto* a = xo.if_contains("arguments")) r.arguments = json::serialize(*a);
+      if (auto* res = xo.if_contains("result")) r.result = json::serialize(*res);
+      if (auto* ok = xo.if_contains("ok"); ok && ok->is_bool()) r.ok = ok->as_bool();
+      if (auto* vs = xo.if_contains("verdicts"); vs && vs->is_array()) {
+        for (const auto& s : vs->as_array()) {
+          if (s.is_string()) r.verdicts.emplace_back(s.as_string());
+        }
+      }
+      t.tools.push_back(std::move(r));
+    }
+  }
+  t.reply = Str(o, "reply");
+  if (auto r = Str(o, "reply_message_id"); !r.empty()) t.reply_message_id = r;
+  if (auto r = Str(o, "offer_id"); !r.empty()) t.offer_id = r;
+  if (auto* g = o.if_contains("groundedness"); g && g->is_object()) {
+    const auto& go = g->as_object();
+    if (auto* sc = go.if_contains("score"); sc && sc->is_number()) {
+      t.groundedness = sc->to_number<double>();
+    }
+    if (auto* cs = go.if_contains("unsupported_claims"); cs && cs->is_array()) {
+      for (const auto& c : cs->as_array()) {
+        if (c.is_string()) t.ungrounded_claims.emplace_back(c.as_string());
+      }
+    }
+    if (auto* rr = go.if_contains("reply_replaced"); rr && rr->is_bool()) {
+      t.reply_replaced = rr->as_bool();
+    }
+  }
+  if (auto* u = o.if_contains("usage"); u && u->is_object()) {
+    const auto& uo = u->as_object();
+    auto num = [&](const char* k) -> int64_t {
+      auto* x = uo.if_contains(k);
+      return x && x->is_int64() ? x->as_int64() : 0;
+    };
+    t.usage.prompt_tokens = num("prompt_tokens");
+    t.usage.completion_tokens = num("completion_tokens");
+    t.usage.cached_tokens = num("cached_tokens");
+    t.usage.total_tokens = num("total_tokens");
+    t.llm_calls = static_cast<int>(num("llm_calls"));
+    if (auto* c = uo.if_contains("cost_usd"); c && c->is_number())
+      t.cost_usd = c->to_number<double>();
+  }
+  if (auto* tm = o.if_contains("timings_ms"); tm && tm->is_object()) {
+    for (const auto& [k, val] : tm->as_object()) {
+      if (val.is_number()) t.timings_ms[std::string(k)] = val.to_number<double>();
+    }
+  }
+  if (auto at = core::ParseTimestamp(Str(o, "created_at"))) t.created_at = *at;
+  return t;
+}
+
+}  // namespace ventros::agents
