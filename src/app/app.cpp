@@ -281,6 +281,9 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
     turn_opts.initial_backoff = std::chrono::milliseconds(1000);
     turn_opts.max_backoff = std::chrono::milliseconds(60000);
     turn_opts.batch_size = 32;
+    turn_opts.batch_handler = [service](std::span<const core::Event> events) {
+      return service->HandleEvents(events);
+    };
     s->bus_->Subscribe(
         "agents.coordinator", [service](const core::Event& e) { return service->HandleEvent(e); },
         turn_opts);

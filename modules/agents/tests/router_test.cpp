@@ -96,14 +96,14 @@ std::unique_ptr<SemanticRouter> BuildOrFail(llm::Embedder& embedder, std::vector
 
 bool IsPortuguese(const std::string& text) {
   static const std::set<std::string> kPt = {
-      "o",   "a",    "os",   "de",  "do",   "da",   "que", "nao",    "pra",  "vcs", "vc",
-      "meu", "minha", "como", "quero", "tem", "por", "uma", "um",    "no",   "na",  "e",
-      "em",  "com",  "voces", "qual", "ta",  "to",  "se",  "mais",  "esse", "isso", "pq",
-      "ja",  "foi",  "muito", "obrigado", "obrigada", "valeu", "oi", "tudo", "ate", "sao"};
+      "o",   "a",     "os",    "de",       "do",       "da",    "que", "nao",  "pra",  "vcs",  "vc",
+      "meu", "minha", "como",  "quero",    "tem",      "por",   "uma", "um",   "no",   "na",   "e",
+      "em",  "com",   "voces", "qual",     "ta",       "to",    "se",  "mais", "esse", "isso", "pq",
+      "ja",  "foi",   "muito", "obrigado", "obrigada", "valeu", "oi",  "tudo", "ate",  "sao"};
   static const std::set<std::string> kEn = {
-      "the", "i",   "my",  "you", "to",   "is",  "do",  "can",    "your", "it",  "we",
-      "of",  "for", "what", "how", "im",  "id",  "this", "me",    "please", "on", "in",
-      "are", "and", "with", "our", "there", "thanks", "thank", "hi", "who", "be", "an"};
+      "the", "i",   "my",   "you", "to",    "is",     "do",    "can", "your",   "it", "we",
+      "of",  "for", "what", "how", "im",    "id",     "this",  "me",  "please", "on", "in",
+      "are", "and", "with", "our", "there", "thanks", "thank", "hi",  "who",    "be", "an"};
   int pt = 0;
   int en = 0;
   for (const std::string& w : memory::Words(text)) {
@@ -157,7 +157,8 @@ TEST_CASE("Templates: five built-ins in the fixed order, balanced last", "[agent
   CHECK(&BuiltInTemplates() == &all);  // one table, built once
 }
 
-TEST_CASE("Templates: every built-in has its fields, tools and instruction", "[agents][templates]") {
+TEST_CASE("Templates: every built-in has its fields, tools and instruction",
+          "[agents][templates]") {
   const std::set<std::string> known_tools = {"search_memory", "create_retention_offer",
                                              "move_pipeline_stage", "handoff_to_human",
                                              "schedule_followup"};
@@ -261,7 +262,8 @@ TEST_CASE("SemanticRouter: Build rejects bad routes", "[agents][router]") {
   };
   expect_invalid({}, "no routes");
   expect_invalid({{"fruit", {}, 0.3}}, "'fruit' has no examples");
-  expect_invalid({{"fruit", {"apple"}, 0.3}, {"fruit", {"banana"}, 0.3}}, "duplicate route 'fruit'");
+  expect_invalid({{"fruit", {"apple"}, 0.3}, {"fruit", {"banana"}, 0.3}},
+                 "duplicate route 'fruit'");
   expect_invalid({{"fruit", {"apple"}, 1.5}}, "outside [0, 1]");
   expect_invalid({{"fruit", {"apple"}, -0.1}}, "outside [0, 1]");
   expect_invalid({{"fruit", {"apple"}, std::nan("")}}, "outside [0, 1]");
@@ -294,28 +296,44 @@ TEST_CASE("SemanticRouter: keeps its routes, fallback and embedder", "[agents][r
 // ---------------------------------------------------------------------------------------------
 // Classify
 
-TEST_CASE("SemanticRouter: scores are the top-k similarities summed per route over k",
+// With the word-axis fake every example is one axis, so whitening changes nothing and scores
+// follow from the rule: half the route's share of the top-k similarities (summed, over k), half
+// the cosine with the route's centroid.
+double ExpectedScore(double votes, size_t k, double centroid) {
+  return 0.5 * votes / static_cast<double>(k) + 0.5 * centroid;
+}
+
+TEST_CASE("SemanticRouter: a score is half neighbour vote, half centroid similarity",
           "[agents][router]") {
   WordAxisEmbedder embedder;
   auto router = BuildOrFail(embedder, FruitAndVehicleRoutes(), "other", 3);
 
-  // "apple banana" is 1/sqrt(2) from apple and from banana, 0 from the rest: fruit scores
-  // 2 * 0.7071 / 3, vehicle nothing.
+  // "apple banana" is 1/sqrt(2) from apple and from banana, 0 from the rest; the fruit centroid
+  // is (1, 1, 1) / sqrt(3), so its cosine with the query is 2 / sqrt(6).
   auto c = router->Classify("apple banana");
   REQUIRE(c.ok());
   CHECK(c->category == "fruit");
   CHECK(!c->fallback);
-  CHECK(c->confidence == Approx(2.0 / std::sqrt(2.0) / 3.0).epsilon(1e-5));
+  CHECK(c->confidence == Approx(ExpectedScore(2 / std::sqrt(2.0), 3, 2 / std::sqrt(6.0))));
   REQUIRE(c->scores.size() == 2);
   CHECK(c->scores[0].category == "fruit");
   CHECK(c->scores[1].category == "vehicle");
-  CHECK(c->scores[1].score == 0.0);
+  CHECK(c->scores[1].score == 0.0);  // nothing in common with any vehicle
 
-  // "car" matches one example exactly: 1/3.
+  // "car" matches one example exactly and the vehicle centroid at 1 / sqrt(3).
   auto car = router->Classify("car");
   REQUIRE(car.ok());
   CHECK(car->category == "vehicle");
-  CHECK(car->confidence == Approx(1.0 / 3.0).epsilon(1e-5));
+  CHECK(car->confidence == Approx(ExpectedScore(1, 3, 1 / std::sqrt(3.0))));
+
+  // Every route is scored even when none of its examples is among the top-k: with k = 1 only
+  // "apple" votes, yet "apple car" scores vehicle by its centroid.
+  auto k1 = BuildOrFail(embedder, FruitAndVehicleRoutes(), "other", 1);
+  auto mixed = k1->Classify("apple car");
+  REQUIRE(mixed.ok());
+  REQUIRE(mixed->scores.size() == 2);
+  CHECK(mixed->scores[0].category == "fruit");  // the vote breaks the tie of the centroids
+  CHECK(mixed->scores[1].score == Approx(ExpectedScore(0, 1, 1 / std::sqrt(6.0))));
 }
 
 TEST_CASE("SemanticRouter: a text without terms goes to the fallback with confidence 0",
@@ -345,13 +363,13 @@ TEST_CASE("SemanticRouter: a text without terms goes to the fallback with confid
 
 TEST_CASE("SemanticRouter: a route wins only at or above its threshold", "[agents][router]") {
   WordAxisEmbedder embedder;
-  // Threshold 1.0 cannot be reached with k = 3 and a single matching example.
+  // Threshold 1.0 cannot be reached by a query matching a single example.
   auto strict = BuildOrFail(embedder, FruitAndVehicleRoutes(/*fruit_threshold=*/1.0), "other", 3);
   auto c = strict->Classify("apple");
   REQUIRE(c.ok());
   CHECK(c->category == "other");
   CHECK(c->fallback);
-  CHECK(c->confidence == Approx(1.0 / 3.0).epsilon(1e-5));  // the best route's score
+  CHECK(c->confidence == Approx(ExpectedScore(1, 3, 1 / std::sqrt(3.0))));  // the best score
   CHECK(c->scores.front().category == "fruit");
   // The other route is unaffected.
   CHECK(strict->Classify("bus")->category == "vehicle");
@@ -427,8 +445,7 @@ TEST_CASE("SemanticRouter: scores cover every route, best first, ties by name",
     if (i > 0) {
       const RouteScore& prev = c->scores[i - 1];
       const RouteScore& cur = c->scores[i];
-      CHECK((prev.score > cur.score ||
-             (prev.score == cur.score && prev.category < cur.category)));
+      CHECK((prev.score > cur.score || (prev.score == cur.score && prev.category < cur.category)));
     }
   }
   CHECK(seen.size() == 5);
@@ -443,14 +460,14 @@ TEST_CASE("SemanticRouter: Evaluate counts a confusion matrix", "[agents][router
   WordAxisEmbedder embedder;
   auto router = BuildOrFail(embedder, FruitAndVehicleRoutes(), "other", 3);
   const std::vector<LabelledText> labelled = {
-      {"apple", "fruit"},           // right
-      {"banana cherry", "fruit"},   // right
-      {"car", "vehicle"},           // right
-      {"bus", "fruit"},             // routed vehicle
-      {"xyz", "other"},             // right: the fallback
-      {"train", "other"},           // routed vehicle
-      {"zzz", "vehicle"},           // fell back to other
-      {"apple", "mystery"},         // a label no route knows: always wrong
+      {"apple", "fruit"},          // right
+      {"banana cherry", "fruit"},  // right
+      {"car", "vehicle"},          // right
+      {"bus", "fruit"},            // routed vehicle
+      {"xyz", "other"},            // right: the fallback
+      {"train", "other"},          // routed vehicle
+      {"zzz", "vehicle"},          // fell back to other
+      {"apple", "mystery"},        // a label no route knows: always wrong
   };
   auto report = router->Evaluate(labelled);
   REQUIRE(report.ok());
@@ -489,10 +506,9 @@ TEST_CASE("SemanticRouter: FitThresholds repairs a bad threshold, moving it no f
   // fruit's threshold 0.9 is unreachable: every fruit text falls back.
   auto router = BuildOrFail(embedder, FruitAndVehicleRoutes(/*fruit_threshold=*/0.9), "other", 3);
   const std::vector<LabelledText> labelled = {
-      {"apple banana", "fruit"},  // fruit scores 0.471
-      {"banana cherry", "fruit"},
-      {"cherry", "other"},  // fruit scores 0.333 but should fall back
-      {"car", "vehicle"},   // vehicle scores 0.333
+      {"apple banana", "fruit"},                        // fruit scores 0.644
+      {"banana cherry", "fruit"}, {"cherry", "other"},  // fruit scores 0.455 but should fall back
+      {"car", "vehicle"},                               // vehicle scores 0.455
       {"xyz", "other"},
   };
   auto before = router->Evaluate(labelled);
@@ -502,8 +518,8 @@ TEST_CASE("SemanticRouter: FitThresholds repairs a bad threshold, moving it no f
   auto fitted = router->FitThresholds(labelled);
   REQUIRE(fitted.ok());
   REQUIRE(fitted->size() == 2);
-  // Any threshold in (0.333, 0.471] is perfect; the one closest to 0.9 is 0.47.
-  CHECK(fitted->at("fruit") == Approx(0.47));
+  // Any threshold in (0.455, 0.644] is perfect; the one closest to 0.9 is 0.64.
+  CHECK(fitted->at("fruit") == Approx(0.64));
   CHECK(fitted->at("vehicle") == Approx(0.3));  // already right: unchanged
   CHECK(router->routes()[0].threshold == 0.9);  // the router itself is not changed
 
@@ -615,7 +631,8 @@ TEST_CASE("SemanticRouter: thresholds fitted on the labelled set do not lower it
   auto after = tuned->Evaluate(labelled);
   REQUIRE(after.ok());
   std::cout << "router, fitted thresholds:";
-  for (const auto& [category, threshold] : *fitted) std::cout << ' ' << category << '=' << threshold;
+  for (const auto& [category, threshold] : *fitted)
+    std::cout << ' ' << category << '=' << threshold;
   std::cout << "\n" << FormatEvalReport(*after) << std::flush;
   CHECK(after->correct >= before->correct);
 }

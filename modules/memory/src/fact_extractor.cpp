@@ -1084,6 +1084,8 @@ constexpr Entry kEntries[] = {
     {"april", C::kDateExpr}, {"june", C::kDateExpr}, {"july", C::kDateExpr},
     {"august", C::kDateExpr}, {"september", C::kDateExpr}, {"october", C::kDateExpr},
     {"november", C::kDateExpr}, {"december", C::kDateExpr}, {"segunda", C::kDateExpr},
+    // Ordinals, not weekdays: "segunda via" (a copy), "segunda vez".
+    {"segunda via", C::kNone}, {"segunda vez", C::kNone}, {"segunda opcao", C::kNone},
     {"terca", C::kDateExpr}, {"quarta", C::kDateExpr}, {"quinta", C::kDateExpr},
     {"sexta", C::kDateExpr}, {"monday", C::kDateExpr}, {"tuesday", C::kDateExpr},
     {"wednesday", C::kDateExpr}, {"thursday", C::kDateExpr}, {"friday", C::kDateExpr},
@@ -2079,18 +2081,27 @@ void Extractor::Analyze(Sentence& s) {
     if (t.kind == Kind::kSymbol) continue;
     const std::vector<Phrase>* phrases = lexicon.Find(t.text);
     if (phrases == nullptr) continue;
-    for (const Phrase& p : *phrases) {
+    // The end of phrase p when it matches at token i, else 0.
+    auto match_end = [&](const Phrase& p) -> uint32_t {
       uint32_t j = i + 1;
-      bool ok = true;
       for (const PatternWord& w : p.rest) {
         if (j < s.tok_end && tokens_[j].text == w.text) {
           ++j;
         } else if (!w.optional) {
-          ok = false;
-          break;
+          return 0;
         }
       }
-      if (!ok) continue;
+      return j;
+    };
+    // A phrase of no concept blocks the others starting at its first word ("segunda via" is no
+    // weekday).
+    if (std::any_of(phrases->begin(), phrases->end(),
+                    [&](const Phrase& p) { return p.tag == C::kNone && match_end(p) != 0; })) {
+      continue;
+    }
+    for (const Phrase& p : *phrases) {
+      const uint32_t j = match_end(p);
+      if (j == 0) continue;
       switch (p.tag) {
         case C::kLangPt:
           ++pt;

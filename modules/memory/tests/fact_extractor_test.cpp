@@ -544,5 +544,16 @@ TEST_CASE("ExtractFacts: concurrent calls give the same facts", "[facts]") {
   }
 }
 
+TEST_CASE("ExtractFacts: ordinals that are not weekdays make no deadline", "[facts]") {
+  for (std::string_view m :
+       {"Preciso da segunda via do boleto de outubro", "É a segunda vez que isso acontece",
+        "Mandei a segunda opção", "Quero a segunda via da fatura"}) {
+    INFO("message: " << m);
+    for (const auto& f : ExtractFacts(m)) CHECK(f.value_json.find("segunda") == std::string::npos);
+  }
+  // A weekday still is one.
+  CHECK(HasType(ExtractFacts("Preciso disso até segunda"), "constraint"));
+}
+
 }  // namespace
 }  // namespace ventros::memory

@@ -1,8 +1,9 @@
 #pragma once
 // The semantic router: which agent category should answer a customer's message. Each route is a
 // set of example utterances embedded once; a message is embedded, the top-k (5) nearest examples
-// over all routes are taken, their similarities are aggregated per route, and the best route wins
-// only when its score reaches the route's threshold, else the fallback (`balanced`) answers.
+// over all routes are taken, their similarities are aggregated per route (together with the
+// similarity to the route's centroid, see router.cpp), and the best route wins only when its score
+// reaches the route's threshold, else the fallback (`balanced`) answers.
 // Thresholds are tuned on labelled data (FitThresholds).
 //
 // Thread-safety: a SemanticRouter is immutable once built; Classify may be called from any
@@ -32,12 +33,14 @@ struct Route {
 
 struct RouteScore {
   std::string category;
-  double score = 0;  // aggregated similarity of the route's examples among the top-k, in [0, 1]
+  // Half the route's share of the top-k similarities (their sum over k), half the similarity to
+  // the route's centroid; in [0, 1].
+  double score = 0;
 };
 
 struct Classification {
-  std::string category;  // the winning route, or the fallback
-  double confidence = 0;  // the winner's score (the best route's score when falling back)
+  std::string category;            // the winning route, or the fallback
+  double confidence = 0;           // the winner's score (the best route's score when falling back)
   std::vector<RouteScore> scores;  // every route, best first (ties by name)
   bool fallback = false;           // no route reached its threshold
 };
@@ -50,7 +53,7 @@ struct LabelledText {
 struct EvalReport {
   size_t total = 0;
   size_t correct = 0;
-  double accuracy = 0;  // correct / total (0 for none)
+  double accuracy = 0;                  // correct / total (0 for none)
   std::vector<std::string> categories;  // row and column order of the matrix
   // confusion[i][j]: texts labelled categories[i] routed to categories[j]
   std::vector<std::vector<size_t>> confusion;
