@@ -517,7 +517,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
     out.channel = current.channel_id;
     out.text = reply;
     out.source = "bot";
-    out.agent_id = t.agent_id.value_or("template:" + t.category);
+    out.agent_id = t.agent_id.value_or("template:" + t.category);  // as the session's agent
     json::object meta{{"agent_id", t.agent_id ? json::value(*t.agent_id) : json::value(nullptr)},
                       {"agent_category", t.category},
                       {"confidence", t.confidence},
@@ -528,6 +528,16 @@ Status AgentsService::HandleEvent(const core::Event& event) {
     VENTROS_ASSIGN_OR_RETURN(crm::Message sent, m.crm.RequestSend(*conn, w.tenant, out));
     t.reply_message_id = sent.id.str();
     t.status = "replied";
+    const std::string agent_label = t.agent_id.value_or("template:" + t.category);
+    if (!w.handoff_reason && current.status == "active" &&
+        (current.assigned_agent_type != "ai" || current.assigned_agent_id != agent_label)) {
+      // The session's agent is the specialist answering it (memory documents and the graph
+      // record who handled a session).
+      VENTROS_ASSIGN_OR_RETURN(auto assigned,
+                               m.crm.AssignSession(*conn, w.tenant, w.session_id, "ai", agent_label,
+                                                   "routed to " + t.category));
+      (void)assigned;
+    }
     if (w.handoff_reason && current.status == "active") {
       VENTROS_ASSIGN_OR_RETURN(
           auto assigned, m.crm.AssignSession(*conn, w.tenant, w.session_id, "human", std::nullopt,

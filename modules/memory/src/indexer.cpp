@@ -384,6 +384,52 @@ Status MemoryService::Impl::ApplyEvent(core::Connection& conn, const core::Event
     return Status::Ok();
   }
 
+  if (e.type == "offer.created") {
+    std::string offer = Str(p, "id"), contact = Str(p, "contact_id");
+    if (offer.empty() || contact.empty()) {
+      return Status::InvalidArgument(fmt::format("event {}: offer without id or contact", e.id));
+    }
+    touched.push_back(contact);
+    auto discount = Int(p, "discount_percent"), months = Int(p, "duration_months");
+    std::string label = discount && months ? fmt::format("{}% for {} months", *discount, *months)
+                                           : std::string("offer");
+    VENTROS_RETURN_IF_ERROR(UpsertNode(conn, tenant, "contact:" + contact, "contact", ""));
+    VENTROS_RETURN_IF_ERROR(UpsertNode(conn, tenant, "offer:" + offer, "offer", label));
+    VENTROS_RETURN_IF_ERROR(
+        UpsertEdge(conn, tenant, "contact:" + contact, "received_offer", "offer:" + offer));
+    if (std::string session = Str(p, "session_id"); !session.empty()) {
+      VENTROS_RETURN_IF_ERROR(UpsertNode(conn, tenant, "session:" + session, "session", ""));
+      VENTROS_RETURN_IF_ERROR(
+          UpsertEdge(conn, tenant, "session:" + session, "received_offer", "offer:" + offer));
+    }
+    return Status::Ok();
+  }
+
+  if (e.type == "session.assigned") {
+    // A hand-off between the AI and a person: the session's agent changes; a move to a human is
+    // a transfer (followed by the graph channel when the scope includes agent transfers).
+    std::string session = Str(p, "id"), contact = Str(p, "contact_id");
+    if (session.empty() || contact.empty()) {
+      return Status::InvalidArgument(fmt::format("event {}: session without id or contact", e.id));
+    }
+    touched.push_back(contact);
+    std::string type = Str(p, "assigned_agent_type"), agent = Str(p, "assigned_agent_id");
+    std::string node = "agent:" + (agent.empty() ? type : agent);
+    VENTROS_RETURN_IF_ERROR(UpsertNode(conn, tenant, "session:" + session, "session", ""));
+    VENTROS_RETURN_IF_ERROR(UpsertNode(conn, tenant, node, "agent", type));
+    VENTROS_ASSIGN_OR_RETURN(
+        auto doc, conn.Query("UPDATE memory_documents SET agent_type = $1, agent_id = $2, "
+                             "updated_at = $3 WHERE session_id = $4 AND tenant_id = $5",
+                             {OptText(type), OptText(agent), now, session, tenant}));
+    (void)doc;
+    VENTROS_RETURN_IF_ERROR(UpsertEdge(conn, tenant, "session:" + session,
+                                       type == "human" && Str(p, "previous_agent_type") != "human"
+                                           ? "transferred_to"
+                                           : "handled_by",
+                                       node));
+    return Status::Ok();
+  }
+
   if (e.type == "session.started" || e.type == "session.ended") {
     std::string session = Str(p, "id"), contact = Str(p, "contact_id");
     if (session.empty() || contact.empty()) {
@@ -687,8 +733,8 @@ bool MemoryService::HasChatModel() const { return impl_->chat != nullptr; }
 
 const std::vector<std::string>& MemoryService::ConsumedEventTypes() {
   static const std::vector<std::string> types = {
-      "message.received", "message.sent",    "session.started", "session.ended",
-      "contact.created",  "contact.updated", "contact.merged"};
+      "message.received", "message.sent",   "session.started",  "session.ended", "contact.created",
+      "contact.updated",  "contact.merged", "session.assigned", "offer.created"};
   return types;
 }
 

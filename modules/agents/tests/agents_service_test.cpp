@@ -1,0 +1,277 @@
+// AgentsService on both engines with a virtual clock, the consumers driven by hand: tools end to
+// end (offers, follow-ups, pipeline stages), agent overrides, idempotent turns after a crash,
+// the age limit of the backlog, messages agents leave alone, and the memory graph edges that
+// offers and hand-offs add.
+
+#include <fmt/format.h>
+
+#include <catch2/catch.hpp>
+
+#include "support/test_db.hpp"
+#include "ventros/agents/agents.hpp"
+#include "ventros/agents/offline_model.hpp"
+#include "ventros/core/events.hpp"
+#include "ventros/crm/agents.hpp"
+#include "ventros/crm/messaging.hpp"
+#include "ventros/crm/tenants.hpp"
+#include "ventros/memory/local_embedder.hpp"
+#include "ventros/memory/memory.hpp"
+
+namespace ventros {
+namespace {
+
+using testing::TestDb;
+
+struct World {
+  explicit World(core::DbEngine engine)
+      : db(engine),
+        database(db.OpenMigrated()),
+        clock(1764000000000),
+        bus(*database, clock, core::NullLogger()),
+        tenants(*database, clock),
+        messaging(*database, clock, &bus),
+        registry(*database, clock),
+        memory(*database, clock, core::NullLogger(), messaging, embedder),
+        agents(*database, clock, core::NullLogger(), messaging, registry, memory, model,
+               router_embedder, nullptr, Options()) {
+    auto t = tenants.CreateTenant("Loja");
+    REQUIRE(t.ok());
+    tenant = t->first.id;
+    crm::ChannelInput in;
+    in.name = "main";
+    in.waha_url = "http://127.0.0.1:3000";
+    auto c = messaging.CreateChannel(tenant, in);
+    REQUIRE(c.ok());
+    channel = *c;
+    core::ConsumerOptions mem;
+    mem.types = memory::MemoryService::ConsumedEventTypes();
+    bus.Subscribe(
+        "memory.indexer", [this](const core::Event& e) { return memory.HandleEvent(e); }, mem);
+    core::ConsumerOptions turns;
+    turns.types = agents::AgentsService::ConsumedEventTypes();
+    turns.batch_handler = [this](std::span<const core::Event> events) {
+      return agents.HandleEvents(events);
+    };
+    bus.Subscribe(
+        "agents.coordinator", [this](const core::Event& e) { return agents.HandleEvent(e); },
+        turns);
+  }
+
+  static agents::AgentsService::Options Options() {
+    agents::AgentsService::Options o;
+    o.max_backlog_age_ms = 6 * 3600 * 1000;
+    return o;
+  }
+
+  crm::InboundResult Say(const std::string& text, const std::string& phone = "5511987654321",
+                         const std::string& chat_suffix = "@c.us") {
+    crm::InboundMessage m;
+    m.chat_id = phone + chat_suffix;
+    m.contact_wa_id = m.chat_id;
+    m.sender_wa_id = chat_suffix == "@g.us" ? "5511911110000@c.us" : m.chat_id;
+    m.push_name = "Leonardo";
+    m.waha_id = fmt::format("false_{}{}_M{}", phone, chat_suffix, ++counter);
+    m.waha_bare_id = fmt::format("M{}", counter);
+    m.source = "contact";
+    m.body = text;
+    m.message_at = clock.NowMillis();
+    auto conn = database->Acquire();
+    REQUIRE(conn.ok());
+    auto tx = core::Transaction::Begin(**conn);
+    REQUIRE(tx.ok());
+    auto r = messaging.RecordInbound(**conn, channel, m);
+    REQUIRE(r.ok());
+    REQUIRE(tx->Commit().ok());
+    clock.AdvanceMillis(1000);
+    return *r;
+  }
+
+  void Run() {
+    REQUIRE(bus.RunUntilIdle("memory.indexer").ok());
+    REQUIRE(bus.RunUntilIdle("agents.coordinator").ok());
+    REQUIRE(bus.RunUntilIdle("memory.indexer").ok());
+  }
+
+  std::vector<crm::Message> Replies() {
+    auto page = messaging.ListMessages(tenant, std::nullopt, std::nullopt, crm::Page{.limit = 200});
+    REQUIRE(page.ok());
+    std::vector<crm::Message> out;
+    for (auto& m : page->items) {
+      if (m.direction == "out") out.push_back(m);
+    }
+    return out;
+  }
+
+  int64_t Count(const std::string& sql) {
+    auto conn = database->Acquire();
+    REQUIRE(conn.ok());
+    auto r = (*conn)->Query(sql);
+    REQUIRE(r.ok());
+    return r->rows[0].GetInt(0);
+  }
+  void Exec(const std::string& sql, std::initializer_list<core::DbValue> params = {}) {
+    auto conn = database->Acquire();
+    REQUIRE(conn.ok());
+    REQUIRE((*conn)->Query(sql, params).ok());
+  }
+
+  // A customer for `days` (as an import would set it).
+  void MakeCustomer(const crm::ContactId& contact, int days) {
+    crm::ContactInput in;
+    in.pipeline_stage = "active_customer";
+    REQUIRE(messaging.UpdateContact(tenant, contact, in).ok());
+    Exec("UPDATE contacts SET stage_entered_at = $1 WHERE id = $2",
+         {core::DbValue(clock.NowMillis() - int64_t{days} * 86400000),
+          core::DbValue(contact.str())});
+  }
+
+  TestDb db;
+  std::unique_ptr<core::Database> database;
+  core::VirtualClock clock;
+  core::EventBus bus;
+  crm::TenantService tenants;
+  crm::MessagingService messaging;
+  crm::AgentRegistry registry;
+  memory::LocalEmbedder embedder;
+  memory::LocalEmbedder router_embedder;
+  agents::OfflineChatModel model;
+  memory::MemoryService memory;
+  agents::AgentsService agents;
+  crm::TenantId tenant;
+  crm::Channel channel;
+  int counter = 0;
+};
+
+}  // namespace
+
+VENTROS_DB_TEST(
+    "Agents service: a retention offer is made once, even when the turn is redone "
+    "after a crash; the graph records it",
+    "[agents]") {
+  World w(engine);
+  auto first = w.Say("Oi");
+  w.Run();
+  w.MakeCustomer(*first.contact_id, 120);
+  memory::FactInput fact;
+  fact.type = "objection";
+  fact.subject = "competitor_price";
+  fact.text = "Concorrente 25% mais barato";
+  REQUIRE(w.memory.AddFact(w.tenant, *first.contact_id, fact).ok());
+  w.Say("Quero cancelar minha conta, muito caro");
+  w.Run();
+  auto offers = w.registry.ListOffers(w.tenant, first.contact_id);
+  REQUIRE(offers.ok());
+  REQUIRE(offers->size() == 1);
+  CHECK((*offers)[0].discount_percent == 25);
+  CHECK((*offers)[0].duration_months == 3);
+  auto replies = w.Replies();
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[1].body.find("25%") != std::string::npos);
+  CHECK(replies[1].metadata.find((*offers)[0].id.str()) != std::string::npos);
+  CHECK(w.Count("SELECT COUNT(*) FROM memory_graph_edges WHERE kind = 'received_offer'") == 2);
+
+  // A crash after the offer but before the reply committed: the turn runs again from its event,
+  // makes no second offer and sends one reply.
+  w.Exec("DELETE FROM agent_session_state");
+  w.Exec("DELETE FROM agent_turns WHERE id = $1", {core::DbValue("turn-" + replies[1].id.str())});
+  auto turns = w.agents.ListTurns(w.tenant, std::nullopt, 10);
+  REQUIRE(turns.ok());
+  std::string last_turn = turns->front().id;
+  w.Exec("DELETE FROM agent_turns");
+  w.Exec("DELETE FROM messages WHERE id = $1", {core::DbValue(replies[1].id.str())});
+  auto events = w.bus.ListEvents(std::string("message.received"), 0, 100);
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 2);
+  REQUIRE(w.agents.HandleEvent(events->back()).ok());
+  CHECK(w.registry.ListOffers(w.tenant, first.contact_id)->size() == 1);
+  CHECK(w.Replies().size() == 2);
+  // Delivered again (at-least-once): nothing more.
+  REQUIRE(w.agents.HandleEvent(events->back()).ok());
+  REQUIRE(w.agents.HandleEvent(events->front()).ok());
+  CHECK(w.Replies().size() == 2);
+  CHECK(w.agents.ListTurns(w.tenant, std::nullopt, 10)->front().id == last_turn);
+}
+
+VENTROS_DB_TEST(
+    "Agents service: an agent's narrower limit is applied; attempts run out into a "
+    "handoff",
+    "[agents]") {
+  World w(engine);
+  auto first = w.Say("Olá");
+  w.Run();
+  w.MakeCustomer(*first.contact_id, 200);
+  auto agent = w.agents.CreateAgent(w.tenant, "retention_churn", "Cauteloso",
+                                    R"({"max_discount_percent":15,"max_retention_attempts":1})");
+  REQUIRE(agent.ok());
+  CHECK_FALSE(
+      w.agents
+          .CreateAgent(w.tenant, "retention_churn", "Generoso", R"({"max_discount_percent":40})")
+          .ok());
+  w.Say("Vou cancelar, está muito caro");
+  w.Run();
+  auto offers = w.registry.ListOffers(w.tenant, first.contact_id);
+  REQUIRE(offers->size() == 1);
+  CHECK((*offers)[0].discount_percent == 15);
+  CHECK((*offers)[0].agent_id == agent->id.str());
+  auto session = w.messaging.GetSession(w.tenant, *first.session_id);
+  CHECK(session->assigned_agent_id == agent->id.str());
+
+  // Offer declined; no attempts left: a human takes over, and the graph records the transfer.
+  w.Exec("UPDATE offers SET status = 'declined'");
+  w.Say("Não quero desconto, quero cancelar mesmo");
+  w.Run();
+  CHECK(w.registry.ListOffers(w.tenant, first.contact_id)->size() == 1);
+  session = w.messaging.GetSession(w.tenant, *first.session_id);
+  CHECK(session->assigned_agent_type == "human");
+  CHECK(w.Count("SELECT COUNT(*) FROM memory_graph_edges WHERE kind = 'transferred_to'") == 1);
+  auto turns = w.agents.ListTurns(w.tenant, *first.session_id, 10);
+  CHECK(turns->back().status == "handoff");
+  size_t replies = w.Replies().size();
+  w.Say("Alô?");
+  w.Run();
+  CHECK(w.Replies().size() == replies);
+}
+
+VENTROS_DB_TEST("Agents service: a follow-up is scheduled and sent once when due", "[agents]") {
+  World w(engine);
+  w.Say("Agora não posso, me chama amanhã?");
+  w.Run();
+  CHECK(w.Count("SELECT COUNT(*) FROM agent_followups WHERE status = 'scheduled'") == 1);
+  auto sent = w.agents.SendDueFollowups();
+  REQUIRE(sent.ok());
+  CHECK(*sent == 0);
+  w.clock.AdvanceMillis(25LL * 3600 * 1000);
+  sent = w.agents.SendDueFollowups();
+  REQUIRE(sent.ok());
+  CHECK(*sent == 1);
+  CHECK(*w.agents.SendDueFollowups() == 0);
+  auto replies = w.Replies();
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[1].body.find("Leonardo") != std::string::npos);
+  CHECK(replies[1].metadata.find("followup_id") != std::string::npos);
+}
+
+VENTROS_DB_TEST(
+    "Agents service: a buyer moves to negotiation; old, group and own messages are "
+    "left alone",
+    "[agents]") {
+  World w(engine);
+  auto r = w.Say("Quero contratar o plano anual, como faço para assinar?");
+  w.Run();
+  auto contact = w.messaging.GetContact(w.tenant, *r.contact_id);
+  CHECK(contact->pipeline_stage == "negotiation");
+  CHECK(w.Replies().size() == 1);
+
+  // Older than max_backlog_age_ms when the coordinator sees it: not answered.
+  w.Say("Oi, alguém aí?", "5511922223333");
+  w.clock.AdvanceMillis(7LL * 3600 * 1000);
+  w.Run();
+  CHECK(w.Replies().size() == 1);
+  // Groups are not answered.
+  w.Say("Bom dia grupo", "120363000000000001", "@g.us");
+  w.Run();
+  CHECK(w.Replies().size() == 1);
+  CHECK(w.Count("SELECT COUNT(*) FROM agent_turns") == 1);
+}
+
+}  // namespace ventros
