@@ -117,7 +117,15 @@ TEST_CASE("CLI: every verb has --help with an example", "[cli]") {
                                                  {"memory"},
                                                  {"memory", "search"},
                                                  {"memory", "reindex"},
-                                                 {"memory", "rebuild"}};
+                                                 {"memory", "rebuild"},
+                                                 {"route"},
+                                                 {"route", "eval"},
+                                                 {"route", "fit"},
+                                                 {"agent"},
+                                                 {"agent", "templates"},
+                                                 {"agent", "create"},
+                                                 {"agent", "list"},
+                                                 {"demo"}};
   for (auto verb : verbs) {
     verb.push_back("--help");
     auto r = Run(verb);
@@ -322,4 +330,87 @@ VENTROS_DB_TEST("CLI: memory search prints the context; reindex reports progress
   auto bad_since = Run({"memory", "rebuild", "--since", "last tuesday", "--db", db.url()});
   CHECK(bad_since.code == 1);
   CHECK_THAT(bad_since.err, Catch::Contains("--since"));
+}
+
+VENTROS_DB_TEST("CLI: route, route eval and fit, agent templates, create and list",
+                "[cli][agents]") {
+  TestDb db(engine);
+  auto created = Run({"tenant", "create", "Acme", "--db", db.url(), "--json"});
+  REQUIRE(created.code == 0);
+  std::string tenant(ParseJson(created.out).at("tenant").at("id").as_string());
+
+  auto routed = Run({"route", "--tenant", tenant, "--text", "Quero cancelar, está muito caro",
+                     "--json", "--db", db.url()});
+  REQUIRE(routed.code == 0);
+  CHECK(ParseJson(routed.out).at("category").as_string() == "retention_churn");
+  auto table = Run({"route", "--tenant", tenant, "--text", "boleto vencido", "--db", db.url()});
+  CHECK(table.code == 0);
+  CHECK_THAT(table.out, Catch::Contains("support_billing"));
+  CHECK(Run({"route", "--tenant", tenant, "--db", db.url()}).code == 2);
+
+  ventros::testing::TempDir dir;
+  std::string file = dir.path() + "/labelled.jsonl";
+  {
+    std::ofstream f(file);
+    f << R"({"text":"quero cancelar meu plano","category":"retention_churn"})"
+      << "\n"
+      << R"({"text":"minha fatura veio com valor errado","category":"support_billing"})"
+      << "\n"
+      << R"({"text":"the app crashes with error 500","category":"support_technical"})"
+      << "\n";
+  }
+  auto eval = Run({"route", "eval", "--tenant", tenant, "--file", file, "--db", db.url()});
+  REQUIRE(eval.code == 0);
+  CHECK_THAT(eval.out, Catch::Contains("accuracy"));
+  auto eval_json =
+      Run({"route", "eval", "--tenant", tenant, "--file", file, "--json", "--db", db.url()});
+  REQUIRE(eval_json.code == 0);
+  CHECK(ParseJson(eval_json.out).at("total").as_int64() == 3);
+  auto fit = Run({"route", "fit", "--tenant", tenant, "--file", file, "--db", db.url()});
+  REQUIRE(fit.code == 0);
+  CHECK_THAT(fit.out, Catch::Contains("Thresholds stored"));
+  {
+    std::ofstream f(file);
+    f << "{not json}\n";
+  }
+  auto bad = Run({"route", "eval", "--tenant", tenant, "--file", file, "--db", db.url()});
+  CHECK(bad.code == 1);
+  CHECK_THAT(bad.err, Catch::Contains("line 1"));
+  CHECK(Run({"route", "eval", "--tenant", tenant, "--file", dir.path() + "/missing.jsonl", "--db",
+             db.url()})
+            .code == 1);
+
+  auto templates = Run({"agent", "templates", "--json", "--db", db.url()});
+  REQUIRE(templates.code == 0);
+  CHECK(ParseJson(templates.out).at("items").as_array().size() == 5);
+  auto agent = Run({"agent", "create", "--tenant", tenant, "--template", "retention_churn",
+                    "--name", "Retenção Bot", "--db", db.url()});
+  REQUIRE(agent.code == 0);
+  CHECK_THAT(agent.out, Catch::Contains("Retenção Bot"));
+  auto dup = Run({"agent", "create", "--tenant", tenant, "--template", "retention_churn", "--name",
+                  "Retenção Bot", "--db", db.url()});
+  CHECK(dup.code == 1);
+  auto unknown = Run({"agent", "create", "--tenant", tenant, "--template", "nope", "--name", "X",
+                      "--db", db.url()});
+  CHECK(unknown.code == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("unknown template"));
+  auto list = Run({"agent", "list", "--tenant", tenant, "--json", "--db", db.url()});
+  REQUIRE(list.code == 0);
+  CHECK(ParseJson(list.out).at("items").as_array().size() == 1);
+}
+
+TEST_CASE("CLI: demo answers Leonardo through the fake WAHA with a retention offer",
+          "[cli][agents]") {
+  auto demo = Run({"demo"});
+  INFO(demo.err);
+  REQUIRE(demo.code == 0);
+  CHECK_THAT(demo.out, Catch::Contains("category retention_churn"));
+  CHECK_THAT(demo.out, Catch::Contains("=== MEMORY FACTS ==="));
+  CHECK_THAT(demo.out, Catch::Contains("Orçamento de R$ 5.000/mês"));
+  CHECK_THAT(demo.out, Catch::Contains("Campaign source: retencao_q4"));
+  CHECK_THAT(demo.out, Catch::Contains("Pipeline stage: active_customer (90 days)"));
+  CHECK_THAT(demo.out, Catch::Contains("create_retention_offer"));
+  CHECK_THAT(demo.out, Catch::Contains("guardrail offer_limits: passed"));
+  CHECK_THAT(demo.out, Catch::Contains("30% de desconto por 3 meses"));
+  CHECK_THAT(demo.out, Catch::Contains("chatId: 5511987654321@c.us"));
 }
