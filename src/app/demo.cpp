@@ -342,7 +342,7 @@ int RunDemo(const DemoOptions& options, std::ostream& out, std::ostream& err) {
   out << "== 1. Router ==\n";
   if (routed.ok()) {
     out << fmt::format("category {} (confidence {:.2f}{})\n", t.category, t.confidence,
-                       routed->fallback ? ", below every threshold: fallback" : "");
+                       t.routed_fallback ? ", below every threshold" : "");
     for (const auto& s : routed->scores) {
       out << fmt::format("  {:<18} {:.3f}\n", s.category, s.score);
     }

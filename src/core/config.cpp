@@ -521,6 +521,12 @@ Status ConfigLoader::Validate(const Config& c) {
           m));
     }
   }
+  if (c.agents.followup_interval_ms < 100 || c.agents.turn_timeout_ms < 1000 ||
+      c.agents.max_backlog_age_ms < 60000) {
+    return Status::InvalidArgument(
+        "configuration keys 'agents.followup_interval_ms' (>= 100), 'agents.turn_timeout_ms' (>= "
+        "1000) and 'agents.max_backlog_age_ms' (>= 60000) are below their minimum");
+  }
   for (const auto& price : c.llm.prices) {
     size_t eq = price.rfind('=');
     size_t slashes = std::count(price.begin(), price.end(), '/');

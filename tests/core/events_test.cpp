@@ -199,7 +199,7 @@ VENTROS_DB_TEST("EventBus: worker threads deliver on Notify", "[events]") {
   bus.Stop();
 }
 
-VENTROS_DB_TEST("EventBus: runs go to the batch handler; a failed batch falls back to one by one",
+VENTROS_DB_TEST("EventBus: runs go to the batch handler - a failed batch falls back to one by one",
                 "[events]") {
   TestDb tdb(engine);
   auto db = tdb.OpenMigrated();
@@ -240,7 +240,7 @@ VENTROS_DB_TEST("EventBus: runs go to the batch handler; a failed batch falls ba
   CHECK(pending->at(0).event.type == "poison");
 }
 
-VENTROS_DB_TEST("EventBus: of two instances only the lease holder delivers; the other takes over",
+VENTROS_DB_TEST("EventBus: of two instances only the lease holder delivers - the other takes over",
                 "[events]") {
   TestDb tdb(engine);
   auto db = tdb.OpenMigrated();

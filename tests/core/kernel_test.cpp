@@ -3,8 +3,12 @@
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <regex>
 #include <set>
+#include <sstream>
 
 #include "support/test_db.hpp"
 #include "ventros/core/clock.hpp"
@@ -322,7 +326,7 @@ TEST_CASE("HTTP: errors are JSON with code, message and request id", "[core][htt
   CHECK(HttpStatusFor(StatusCode::kAlreadyExists) == 409);
 }
 
-TEST_CASE("HTTP: 503 answers are generic; the cause (hosts, database URLs) goes to the log only",
+TEST_CASE("HTTP: 503 answers are generic - the cause (hosts, database URLs) goes to the log only",
           "[core][http]") {
   const std::string cause =
       "cannot connect to postgres://ventros:***@db.internal:5432/ventros: connection refused";
@@ -414,4 +418,32 @@ TEST_CASE("ParseTimestamp reads what FormatTimestamp writes, and nothing else", 
     INFO(bad);
     CHECK_FALSE(ventros::core::ParseTimestamp(bad).has_value());
   }
+}
+
+TEST_CASE("Tests: no test name contains a semicolon (ctest would split it and run nothing)",
+          "[meta]") {
+  namespace fs = std::filesystem;
+  const char* root = std::getenv("VENTROS_SOURCE_DIR");
+  REQUIRE(root != nullptr);
+  // A test macro and its name, possibly several adjacent string literals.
+  const std::regex name(R"re((TEST_CASE|VENTROS_DB_TEST)\(\s*((?:"(?:[^"\\]|\\.)*"\s*)+))re");
+  int files = 0;
+  for (const auto& dir : {fs::path(root) / "tests", fs::path(root) / "modules"}) {
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      if (entry.path().extension() != ".cpp" ||
+          entry.path().string().find("/tests/") == std::string::npos) {
+        continue;
+      }
+      std::ifstream in(entry.path());
+      std::stringstream text;
+      text << in.rdbuf();
+      const std::string source = text.str();
+      ++files;
+      for (std::sregex_iterator it(source.begin(), source.end(), name), end; it != end; ++it) {
+        INFO(entry.path().string() << ": " << (*it)[2].str());
+        CHECK((*it)[2].str().find(';') == std::string::npos);
+      }
+    }
+  }
+  CHECK(files > 10);
 }

@@ -260,7 +260,7 @@ VENTROS_DB_TEST("CLI: channel, contact, session, message and events verbs", "[cl
   CHECK_THAT(other_tenant.err, Catch::Contains("not found"));
 }
 
-VENTROS_DB_TEST("CLI: memory search prints the context; reindex reports progress",
+VENTROS_DB_TEST("CLI: memory search prints the context - reindex reports progress",
                 "[cli][memory]") {
   TestDb db(engine);
   auto created = Run({"tenant", "create", "Acme", "--db", db.url(), "--json"});

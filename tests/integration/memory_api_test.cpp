@@ -43,7 +43,7 @@ std::string NewKey(TestServer& s, const std::string& role) {
 
 }  // namespace
 
-VENTROS_DB_TEST("Memory API: a webhook becomes searchable memory; facts in and out",
+VENTROS_DB_TEST("Memory API: a webhook becomes searchable memory - facts in and out",
                 "[api][memory]") {
   TestDb db(engine);
   TestServer s(db.url());
@@ -99,7 +99,13 @@ VENTROS_DB_TEST("Memory API: a webhook becomes searchable memory; facts in and o
   std::string facts = "/v1/contacts/" + contact + "/facts";
   auto f1 = s.Call(
       "POST", facts, agent,
-      R"({"type":"budget_constraint","text":"R$ 5000/mês","value":{"amount":5000,"currency":"BRL","period":"month"},"confidence":0.8})");
+      fmt::format(
+          R"({{"type":"budget_constraint","text":"R$ 5000/mês","value":{{"amount":5000,"currency":"BRL","period":"month"}},"confidence":0.8,"valid_from":{}}})",
+          // Believed from a day ago: the 3000 that supersedes it now leaves a closed interval.
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+                  .count() -
+              86400000));
   REQUIRE(f1.status == 201);
   std::string f1_id(ParseJson(f1.body).at("id").as_string());
   CHECK(ParseJson(f1.body).at("value").at("amount") == 5000);
@@ -198,7 +204,7 @@ VENTROS_DB_TEST("Memory API: a webhook becomes searchable memory; facts in and o
 }
 
 VENTROS_DB_TEST(
-    "Memory API: a configured rerank API orders the hits; when it fails the local "
+    "Memory API: a configured rerank API orders the hits - when it fails the local "
     "scorer does",
     "[api][memory]") {
   std::atomic<bool> fail{false};
@@ -277,7 +283,7 @@ VENTROS_DB_TEST(
 }
 
 VENTROS_DB_TEST(
-    "Memory API: a hosted OpenAI-compatible embedder feeds the memory; when it is "
+    "Memory API: a hosted OpenAI-compatible embedder feeds the memory - when it is "
     "down search answers without vectors",
     "[api][memory]") {
   // The fake speaks the OpenAI wire format and computes real vectors with the local embedder.

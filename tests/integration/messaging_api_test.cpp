@@ -665,7 +665,7 @@ VENTROS_DB_TEST("Messaging API: another tenant's ids answer 404 on every route",
   CHECK(api.Events("message.send_requested").size() == 1);
 }
 
-VENTROS_DB_TEST("Messaging API: readonly keys read but may not write; channels need admin",
+VENTROS_DB_TEST("Messaging API: readonly keys read but may not write - channels need admin",
                 "[api][messaging][auth]") {
   MessagingApi api(engine);
   std::string channel = api.ChannelId();

@@ -107,16 +107,20 @@ Result<std::optional<TurnState>> LoadState(core::Connection& conn, const std::st
 
 }  // namespace
 
-std::vector<llm::ToolSpec> ToolSpecsFor(const std::vector<std::string>& tools) {
-  static const std::map<std::string, llm::ToolSpec> specs = {
+std::vector<llm::ToolSpec> ToolSpecsFor(const std::vector<std::string>& tools,
+                                        const Constraints& limits) {
+  const std::map<std::string, llm::ToolSpec> specs = {
       {"search_memory",
        {"search_memory",
         "Search the memory of this contact (past sessions, facts) for something specific.",
         R"j({"type":"object","properties":{"query":{"type":"string","description":"what to look for"}},"required":["query"]})j"}},
       {"create_retention_offer",
        {"create_retention_offer",
-        "Offer this customer a discount to stay. Limits are enforced: discount 1-30 %, 1-12 "
-        "months, at most 3 offers per customer; beyond them the offer is refused.",
+        fmt::format("Offer this customer a discount to stay. Limits are enforced: discount 1-{} "
+                    "%, 1-{} months, at most {} offers per customer; beyond them the offer is "
+                    "refused.",
+                    limits.max_discount_percent, limits.max_offer_months,
+                    limits.max_retention_attempts),
         R"j({"type":"object","properties":{"discount_percent":{"type":"integer","description":"discount in percent"},"duration_months":{"type":"integer","description":"how many months the discount lasts"},"reason":{"type":"string","description":"why this offer"}},"required":["discount_percent","duration_months","reason"]})j"}},
       {"move_pipeline_stage",
        {"move_pipeline_stage", "Move this contact to another pipeline stage.",
@@ -197,6 +201,21 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   auto s = m.crm.GetSession(w.tenant, w.session_id);
   if (!s.ok()) return s.status().code() == core::StatusCode::kNotFound ? Status::Ok() : s.status();
   if (s->assigned_agent_type.value_or("ai") == "human") {
+    // A person answers it: the message counts as answered, so a hand-back later answers only
+    // what comes after it.
+    VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
+    VENTROS_ASSIGN_OR_RETURN(
+        auto marked,
+        conn->Query(
+            "INSERT INTO agent_session_state (session_id, tenant_id, agent_category, "
+            "confidence, agent_id, answered_at, answered_id, turns, updated_at) VALUES "
+            "($1, $2, $3, 0, NULL, $4, $5, 0, $4) ON CONFLICT (session_id) DO UPDATE SET "
+            "answered_id = CASE WHEN excluded.answered_id > agent_session_state.answered_id "
+            "THEN excluded.answered_id ELSE agent_session_state.answered_id END, "
+            "updated_at = excluded.updated_at",
+            {DbValue(session), DbValue(event.tenant_id), DbValue(std::string(kFallbackCategory)),
+             DbValue(now), DbValue(message_id)}));
+    (void)marked;
     if (m.metrics) {
       m.metrics
           ->GetCounter("ventros_agent_skipped_total", "Customer messages agents did not answer",
@@ -307,10 +326,16 @@ Status AgentsService::HandleEvent(const core::Event& event) {
     profile += fmt::format("customer_days: {}\n",
                            std::max<int64_t>(0, (now - *w.contact.stage_entered_at) / 86400000));
   }
-  profile += active_offer
-                 ? fmt::format("active_offer: {}% for {} months\n", active_offer->discount_percent,
-                               active_offer->duration_months)
-                 : std::string("active_offer: none\n");
+  const std::string active_offer_line =
+      active_offer ? fmt::format("active_offer: {}% for {} months\n",
+                                 active_offer->discount_percent, active_offer->duration_months)
+                   : std::string("active_offer: none\n");
+  profile += active_offer_line;
+  // The profile's facts about the customer (not its limits) are evidence for the reply.
+  std::string facts_line = active_offer_line;
+  if (auto pos = profile.find("customer_days: "); pos != std::string::npos) {
+    facts_line += profile.substr(pos, profile.find('\n', pos) - pos + 1);
+  }
   profile +=
       fmt::format("escalate_high_severity: {}\n", limits.escalate_high_severity ? "true" : "false");
   llm::ChatRequest req;
@@ -318,7 +343,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
       llm::ChatMessage::System(w.specialist.tmpl.instruction + "\n\n" + profile));
   req.messages.push_back(llm::ChatMessage::System(t.context));
   req.messages.push_back(llm::ChatMessage::User(t.input));
-  req.tools = ToolSpecsFor(w.specialist.tmpl.tools);
+  req.tools = ToolSpecsFor(w.specialist.tmpl.tools, limits);
   req.temperature = 0.2;
   req.max_tokens = 512;
 
@@ -335,14 +360,18 @@ Status AgentsService::HandleEvent(const core::Event& event) {
     llm_ms += ms;
     if (m.llm_seconds) m.llm_seconds->Observe(ms / 1000);
     if (!answer.ok()) {
-      if (answer.status().code() != core::StatusCode::kInvalidArgument) {
-        // Unavailable or a malformed answer: the event waits and the turn is retried.
+      const bool blocked = answer.status().code() == core::StatusCode::kInvalidArgument &&
+                           answer.status().message().find("blocked") != std::string::npos;
+      if (!blocked) {
+        // Unavailable, a malformed answer, or a refused request (a wrong key or model: fixing
+        // the configuration lets the waiting turns through): the event waits and is retried.
         m.logger->warn("agents: model {} failed for session {}: {}", m.model.name(), session,
                        answer.status().ToString());
         return answer.status().WithContext("agent turn");
       }
-      // Refused or blocked: the same request would be refused again; a human takes over.
-      w.handoff_reason = "the model refused the request: " + answer.status().message();
+      // Blocked by the provider's safety filters: the same request would be blocked again; a
+      // human takes over.
+      w.handoff_reason = "the model's answer was blocked: " + answer.status().message();
       finished = true;
       break;
     }
@@ -464,7 +493,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
       } else {
         run.result = Refused(fmt::format("unknown tool '{}'", call.name));
       }
-      called.insert(call.name);
+      if (run.ok) called.insert(call.name);  // a refused call may be made again, corrected
       w.evidence.push_back(run.result);
       req.messages.push_back(llm::ChatMessage::ToolResult(call.id, call.name, run.result));
       t.tools.push_back(std::move(run));
@@ -481,14 +510,32 @@ Status AgentsService::HandleEvent(const core::Event& event) {
 
   // 6. Groundedness: every number and offer in the reply must come from the evidence.
   if (!reply.empty()) {
-    std::vector<std::string> evidence = {w.specialist.tmpl.instruction + "\n" + profile, t.context,
-                                         t.input};
+    // Evidence: what is known about the customer and what tools returned; not the instruction
+    // or the limits (a limit is no offer). An offer must come from an offer: a successful
+    // create_retention_offer of this turn or the customer's active offer.
+    std::vector<std::string> evidence = {t.context, t.input, facts_line};
     evidence.insert(evidence.end(), w.evidence.begin(), w.evidence.end());
-    Groundedness g = CheckGroundedness(reply, evidence);
-    t.groundedness = g.score;
-    for (const auto& c : g.claims) {
-      if (!c.supported) t.ungrounded_claims.push_back(c.kind + ": " + c.text);
+    std::vector<std::string> offer_evidence = {active_offer_line};
+    for (const auto& run : t.tools) {
+      if (run.ok && run.name == "create_retention_offer") offer_evidence.push_back(run.result);
     }
+    Groundedness g = CheckGroundedness(reply, evidence);
+    size_t supported = 0;
+    for (auto& c : g.claims) {
+      if (c.supported && c.kind == "offer") {
+        c.supported = CheckGroundedness(c.text, offer_evidence).grounded;
+      }
+      if (c.supported) {
+        ++supported;
+      } else {
+        t.ungrounded_claims.push_back(c.kind + ": " + c.text);
+      }
+    }
+    g.score = g.claims.empty()
+                  ? 1.0
+                  : static_cast<double>(supported) / static_cast<double>(g.claims.size());
+    g.grounded = t.ungrounded_claims.empty();
+    t.groundedness = g.score;
     if (!g.grounded) {
       t.reply_replaced = true;
       m.logger->warn("agents: ungrounded reply replaced in session {} ({} unsupported claims)",
@@ -636,13 +683,36 @@ Result<int> AgentsService::SendDueFollowups() {
                                   "id = $2 AND status = 'scheduled'",
                                   {DbValue(now), DbValue(r.GetText(0))}));
       if (claim.affected_rows == 0) continue;  // another instance sent it
+      // Not when the customer wrote since it was scheduled (the conversation went on; the id is
+      // a UUIDv7 of that moment), nor while a person owns the conversation.
+      const crm::TenantId tenant(r.GetText(1));
+      const crm::ContactId contact(r.GetText(2));
+      VENTROS_ASSIGN_OR_RETURN(auto since,
+                               m.crm.ListMessages(tenant, std::nullopt, contact,
+                                                  crm::Page{.limit = 200, .cursor = r.GetText(0)}));
+      bool obsolete = std::any_of(since.items.begin(), since.items.end(), [](const auto& msg) {
+        return msg.direction == "in" && msg.source == "contact";
+      });
+      VENTROS_ASSIGN_OR_RETURN(auto active, m.crm.ListSessions(tenant, contact, "active", {}));
+      for (const auto& sess : active.items) {
+        obsolete = obsolete || sess.assigned_agent_type.value_or("ai") == "human";
+      }
+      if (obsolete) {
+        VENTROS_ASSIGN_OR_RETURN(
+            auto cancelled,
+            conn->Query("UPDATE agent_followups SET status = 'cancelled' WHERE id = $1",
+                        {DbValue(r.GetText(0))}));
+        (void)cancelled;
+        VENTROS_RETURN_IF_ERROR(tx.Commit());
+        continue;
+      }
       crm::MessagingService::SendRequest out;
-      out.contact = crm::ContactId(r.GetText(2));
+      out.contact = contact;
       out.text = r.GetText(4);
       out.source = "bot";
       out.agent_id = r.GetOptText(3);
       out.metadata = json::serialize(json::object{{"followup_id", r.GetText(0)}});
-      auto msg = m.crm.RequestSend(*conn, crm::TenantId(r.GetText(1)), out);
+      auto msg = m.crm.RequestSend(*conn, tenant, out);
       if (msg.ok()) {
         VENTROS_RETURN_IF_ERROR(tx.Commit());
         ++sent;

@@ -24,7 +24,8 @@ struct Specialist {
 Specialist BuildSpecialist(const AgentTemplate& t, const std::optional<crm::Agent>& agent);
 
 // The tool specs offered to the model, for the tools a specialist may call.
-std::vector<llm::ToolSpec> ToolSpecsFor(const std::vector<std::string>& tools);
+std::vector<llm::ToolSpec> ToolSpecsFor(const std::vector<std::string>& tools,
+                                        const Constraints& limits);
 
 std::optional<Turn> TurnFromJson(const std::string& text);
 
@@ -48,7 +49,11 @@ struct AgentsService::Impl {
   core::Histogram* llm_seconds = nullptr;
 
   std::mutex router_mu;
-  std::map<std::string, std::shared_ptr<const SemanticRouter>> routers;  // by tenant
+  struct CachedRouter {
+    std::shared_ptr<const SemanticRouter> router;
+    int64_t built_us = 0;  // monotonic
+  };
+  std::map<std::string, CachedRouter> routers;  // by tenant
 
   Result<std::shared_ptr<const SemanticRouter>> RouterFor(const crm::TenantId& tenant);
   Result<std::vector<Route>> RoutesFor(const crm::TenantId& tenant);

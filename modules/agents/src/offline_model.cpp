@@ -2,7 +2,7 @@
 //
 // Reading. System messages are read line by line for the sections "=== NAME ===" of the
 // contract; profile lines missing from the AGENT PROFILE take the defaults of Constraints.
-// customer_days comes from the profile, else from "Pipeline stage: <stage> (N days)". The turn is
+// customer_days comes from the profile only (a lead's days in its stage are no tenure). The turn is
 // the last user message and what follows it: the tools already called (assistant tool_calls) and
 // their results (tool messages, matched by name or by tool_call_id). Results of earlier turns are
 // ignored.
@@ -177,7 +177,6 @@ struct Context {
   Constraints limits;  // max_discount_percent, max_offer_months, escalate_high_severity
   std::optional<int> attempts_left;
   std::optional<int> customer_days;
-  std::optional<int> stage_days;
   bool active_offer = false;
   std::optional<int> active_percent, active_months;
   std::string first_name;
@@ -220,11 +219,6 @@ void ContactLine(std::string_view line, Context& ctx) {
     const std::string_view name = Trim(line.substr(5));
     if (name.empty() || name.front() == '(') return;  // "(unknown)"
     ctx.first_name = std::string(name.substr(0, name.find(' ')));
-  } else if (StartsWith(line, "Pipeline stage:")) {
-    const size_t open = line.rfind('(');
-    if (open != std::string_view::npos && line.find("days)", open) != std::string_view::npos) {
-      ctx.stage_days = ParseInt(line.substr(open + 1, line.find(' ', open) - open - 1));
-    }
   }
 }
 
@@ -795,7 +789,9 @@ std::optional<Call> Decide(const Context& ctx, const Turn& turn, const Intents& 
     return handoff("urgent or outage report: \"" + Clip(turn.user_text, kNoteChars) + "\"");
   }
   if (ctx.category == "retention_churn" && (in.cancel || in.price)) {
-    const std::optional<int> days = ctx.customer_days ? ctx.customer_days : ctx.stage_days;
+    // Tenure is what the profile says: no customer_days, not a customer (days in a lead stage
+    // are no tenure).
+    const std::optional<int> days = ctx.customer_days;
     if (ctx.attempts_left && *ctx.attempts_left <= 0) {
       if (can(kHandoffTool)) return handoff("retention: no retention attempts left");
     } else if (!ctx.active_offer && days && *days >= kMinCustomerDays && can(kOfferTool) &&

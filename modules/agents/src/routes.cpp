@@ -63,7 +63,8 @@ Result<std::optional<std::string>> OverridesField(const json::object& body) {
 
 void RegisterAgentRoutes(core::Router& router, AgentsService& service) {
   router.Add("GET", "/v1/agent-templates",
-             [](HttpRequest&) {
+             [](HttpRequest& req) {
+               if (auto st = OnlyParams(req, {}); !st.ok()) return Fail(req, st);
                return HttpResponse::Json(200, ItemsJson(BuiltInTemplates(), TemplateJson));
              },
              {.min_role = Role::kReadonly, .summary = "List the built-in agent templates"});
@@ -187,6 +188,7 @@ void RegisterAgentRoutes(core::Router& router, AgentsService& service) {
   router.Add(
       "GET", "/v1/router/routes",
       [&service](HttpRequest& req) {
+        if (auto st = OnlyParams(req, {}); !st.ok()) return Fail(req, st);
         auto routes = service.Routes(TenantOf(req));
         if (!routes.ok()) return Fail(req, routes.status());
         json::array items;

@@ -127,7 +127,10 @@ Result<std::shared_ptr<const SemanticRouter>> AgentsService::Impl::RouterFor(
   {
     std::lock_guard lock(router_mu);
     auto it = routers.find(tenant.str());
-    if (it != routers.end()) return it->second;
+    // Another instance may have added examples or fitted thresholds: rebuilt after a minute.
+    if (it != routers.end() && clock.MonotonicMicros() - it->second.built_us < 60'000'000) {
+      return it->second.router;
+    }
   }
   VENTROS_ASSIGN_OR_RETURN(auto routes, RoutesFor(tenant));
   VENTROS_ASSIGN_OR_RETURN(auto built, SemanticRouter::Build(embedder, std::move(routes),
@@ -135,7 +138,7 @@ Result<std::shared_ptr<const SemanticRouter>> AgentsService::Impl::RouterFor(
   std::shared_ptr<const SemanticRouter> router(std::move(built));
   std::lock_guard lock(router_mu);
   if (routers.size() > 10000) routers.clear();
-  routers[tenant.str()] = router;
+  routers[tenant.str()] = Impl::CachedRouter{router, clock.MonotonicMicros()};
   return router;
 }
 

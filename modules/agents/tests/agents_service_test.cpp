@@ -146,7 +146,7 @@ struct World {
 
 VENTROS_DB_TEST(
     "Agents service: a retention offer is made once, even when the turn is redone "
-    "after a crash; the graph records it",
+    "after a crash - the graph records it",
     "[agents]") {
   World w(engine);
   auto first = w.Say("Oi");
@@ -193,7 +193,7 @@ VENTROS_DB_TEST(
 }
 
 VENTROS_DB_TEST(
-    "Agents service: an agent's narrower limit is applied; attempts run out into a "
+    "Agents service: an agent's narrower limit is applied - attempts run out into a "
     "handoff",
     "[agents]") {
   World w(engine);
@@ -252,7 +252,7 @@ VENTROS_DB_TEST("Agents service: a follow-up is scheduled and sent once when due
 }
 
 VENTROS_DB_TEST(
-    "Agents service: a buyer moves to negotiation; old, group and own messages are "
+    "Agents service: a buyer moves to negotiation - old, group and own messages are "
     "left alone",
     "[agents]") {
   World w(engine);

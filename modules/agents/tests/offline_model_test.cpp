@@ -200,15 +200,16 @@ TEST_CASE("OfflineChatModel: a new customer gets no offer but a question", "[age
   CheckGrounded(req, r);
 }
 
-TEST_CASE("OfflineChatModel: customer days come from the pipeline stage when the profile has none",
+TEST_CASE("OfflineChatModel: tenure comes from the profile only - days in a stage are not tenure",
           "[agents]") {
   Scenario s;
   s.customer_days.reset();
-  CHECK(Complete(Build(s)).tool_calls.at(0).name == "create_retention_offer");
-  s.pipeline_stage = "active_customer (12 days)";
+  s.pipeline_stage = "lead (45 days)";
   CHECK(Complete(Build(s)).tool_calls.empty());
   s.pipeline_stage = "";  // unknown: no offer
   CHECK(Complete(Build(s)).tool_calls.empty());
+  s.customer_days = 45;
+  CHECK(Complete(Build(s)).tool_calls.at(0).name == "create_retention_offer");
 }
 
 TEST_CASE("OfflineChatModel: no retention attempts left -> handoff to a human", "[agents]") {

@@ -504,7 +504,7 @@ TEST_CASE("ChatModel openai: a text answer with usage and cached tokens", "[chat
   CHECK(answer->usage.total_tokens == 2057);
 }
 
-TEST_CASE("ChatModel openai: several tool calls keep their ids; arguments are checked objects",
+TEST_CASE("ChatModel openai: several tool calls keep their ids - arguments are checked objects",
           "[chat]") {
   FakeHttpServer server(FakeHttpServer::Script({JsonText(R"({
     "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [

@@ -263,7 +263,7 @@ TEST_CASE("HostedEmbedder vertex: documents are RETRIEVAL_DOCUMENT", "[llm]") {
   CHECK(Str(BodyOf(requests[0]).at("instances").at(0).at("task_type")) == "RETRIEVAL_DOCUMENT");
 }
 
-TEST_CASE("HostedEmbedder openai: /v1/embeddings with model, input, dimensions; sorted by index",
+TEST_CASE("HostedEmbedder openai: /v1/embeddings with model, input, dimensions - sorted by index",
           "[llm]") {
   const std::vector<Vector> vectors = {OneHot(0), OneHot(1), OneHot(2)};
   FakeHttpServer server(FakeHttpServer::Script({OpenAiAnswer(vectors, {2, 0, 1})}));
@@ -378,7 +378,7 @@ TEST_CASE("HostedEmbedder: returns unit vectors even when the provider does not"
   CHECK(std::sqrt(norm) == Approx(1.0));
 }
 
-TEST_CASE("HostedEmbedder: an empty input sends nothing; an empty text is refused", "[llm]") {
+TEST_CASE("HostedEmbedder: an empty input sends nothing - an empty text is refused", "[llm]") {
   FakeHttpServer server(FakeHttpServer::Script({GeminiAnswer(OneHot(0))}));
   Fixture f;
   auto embedder = f.Gemini(server);

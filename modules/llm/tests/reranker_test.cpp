@@ -88,7 +88,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("RerankApi: posts model, query, documents and top_n; answers best first", "[llm]") {
+TEST_CASE("RerankApi: posts model, query, documents and top_n - answers best first", "[llm]") {
   // Out of order on purpose: the order is the client's guarantee, not the provider's.
   FakeHttpServer server(FakeHttpServer::Script({JinaAnswer({{1, 0.42}, {3, 0.91}}, kDocuments)}));
   Fixture f;
@@ -154,7 +154,7 @@ TEST_CASE("RerankApi: top_n is capped at the documents, extra results dropped, t
   }
 }
 
-TEST_CASE("RerankApi: a base URL ending in /v1 is not doubled; no key, no Authorization", "[llm]") {
+TEST_CASE("RerankApi: a base URL ending in /v1 is not doubled - no key, no Authorization", "[llm]") {
   FakeHttpServer server(FakeHttpServer::Script({JinaAnswer({{0, 0.7}}, kDocuments)}));
   Fixture f;
   RerankApiOptions options = f.Options(server.Url("/v1/"));
@@ -170,7 +170,7 @@ TEST_CASE("RerankApi: a base URL ending in /v1 is not doubled; no key, no Author
   CHECK(BodyOf(requests[0]).at("model").as_string() == "bge-reranker-v2-m3");
 }
 
-TEST_CASE("RerankApi: 503 then 200 is retried without sleeping; exhausted is Unavailable",
+TEST_CASE("RerankApi: 503 then 200 is retried without sleeping - exhausted is Unavailable",
           "[llm]") {
   Fixture f;
   SECTION("retried") {

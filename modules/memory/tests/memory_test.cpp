@@ -299,7 +299,7 @@ VENTROS_DB_TEST("Memory: vector channel ranks similar sessions, never the other 
   CHECK(Rank(r, b, "vector") == 2);
 }
 
-VENTROS_DB_TEST("Memory: graph channel follows campaigns and agents; recent channel orders by time",
+VENTROS_DB_TEST("Memory: graph channel follows campaigns and agents - recent channel orders by time",
                 "[memory]") {
   World w(engine);
   // Two contacts from the same campaign; the searcher's own older session.
@@ -438,7 +438,7 @@ VENTROS_DB_TEST("Memory: strategies, errors and the formatted context", "[memory
   CHECK(w.memory.Search(req).status().code() == core::StatusCode::kNotFound);
 }
 
-VENTROS_DB_TEST("Memory: facts are bi-temporal; superseded facts stay queryable", "[memory]") {
+VENTROS_DB_TEST("Memory: facts are bi-temporal - superseded facts stay queryable", "[memory]") {
   World w(engine);
   auto a = w.Say("5511911110001", "Olá, bom dia");  // (nothing for the writer to learn)
   w.Index();
@@ -544,7 +544,7 @@ VENTROS_DB_TEST("Memory: reindex rebuilds documents and the vector index", "[mem
 
 VENTROS_DB_TEST(
     "Memory writer: facts from a conversation history, superseded, withdrawn and "
-    "strengthened; as_of answers; idempotent",
+    "strengthened - as_of answers - idempotent",
     "[memory][writer]") {
   World w(engine);
   const std::string phone = "5511911110001";

@@ -469,7 +469,7 @@ VENTROS_DB_TEST("WAHA send: 422 is retried with backoff, then sent with WAHA's i
   CHECK(w.Count("messages") == 1);
 }
 
-VENTROS_DB_TEST("WAHA send: a timeout is never re-sent; the echo settles it", "[waha][send]") {
+VENTROS_DB_TEST("WAHA send: a timeout is never re-sent - the echo settles it", "[waha][send]") {
   SendWorld w(engine, std::chrono::milliseconds(300));
   w.fake.Enqueue("POST /api/sendText", testing::FakeReply::Hang());
   auto m = w.Send("Proposta enviada");

@@ -65,7 +65,7 @@ struct ToolRun {
 struct Turn {
   std::string id;  // deterministic: the session and the last message answered
   std::string tenant_id, session_id, contact_id, trace_id;
-  std::string status;  // replied | handoff | skipped_human | failed
+  std::string status;  // replied | handoff | skipped_human
   std::string category;
   double confidence = 0;
   bool routed_fallback = false;
@@ -146,7 +146,8 @@ class AgentsService {
                                       std::optional<crm::SessionId> session, int limit);
 
   // Follow-ups scheduled by agents that are due: sends each through the normal outbound path
-  // (once). Returns how many were sent.
+  // (once). One the customer has written since, or whose conversation a person owns, is
+  // cancelled instead. Returns how many were sent.
   Result<int> SendDueFollowups();
 
  private:

@@ -15,10 +15,10 @@ namespace ventros::agents {
 
 // Limits the tools and guardrails enforce (docs/agents.md).
 struct Constraints {
-  int max_discount_percent = 30;    // create_retention_offer: 1..this
-  int max_offer_months = 12;        // create_retention_offer: 1..this
-  int max_retention_attempts = 3;   // offers per contact before a human takes over
-  int max_tool_steps = 4;           // model calls with tool results per turn
+  int max_discount_percent = 30;       // create_retention_offer: 1..this
+  int max_offer_months = 12;           // create_retention_offer: 1..this
+  int max_retention_attempts = 3;      // offers per contact before a human takes over
+  int max_tool_steps = 4;              // model calls with tool results per turn
   bool escalate_high_severity = true;  // handoff_to_human on urgent / outage messages
 };
 
@@ -35,10 +35,10 @@ struct AgentTemplate {
   std::string description;
   std::string strategy;  // memory retrieval strategy (memory::Strategies())
   TemplateScope scope;
-  std::string instruction;          // the system instruction given to the model
-  std::vector<std::string> tools;   // tool names it may call
+  std::string instruction;         // the system instruction given to the model
+  std::vector<std::string> tools;  // tool names it may call
   Constraints constraints;
-  double threshold = 0.30;                  // router: default threshold of its route
+  double threshold = 0.30;                   // router: default threshold of its route
   std::vector<std::string> intent_examples;  // router: utterances, Portuguese and English
 };
 
