@@ -139,6 +139,18 @@ core::HttpClientOptions HttpClientOptionsFrom(const core::Config& config) {
   return o;
 }
 
+namespace {
+
+// Every consumer of this instance saves its position as configured.
+void Subscribe(core::EventBus& bus, const core::Config& config, std::string name,
+               core::EventHandler handler, core::ConsumerOptions options) {
+  options.position_save_interval =
+      std::chrono::milliseconds(config.events.position_save_interval_ms);
+  bus.Subscribe(std::move(name), std::move(handler), std::move(options));
+}
+
+}  // namespace
+
 core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
                                                      core::Logger logger, std::ostream& out) {
   std::unique_ptr<Server> s(new Server());
@@ -210,20 +222,22 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       ingest_opts.batch_handler = s->ingest_->BatchHandler();
       // Short apply transactions: SQLite has one writer, and webhook acknowledgements wait for it.
       ingest_opts.batch_size = 16;
-      s->bus_->Subscribe("waha.ingest", s->ingest_->Handler(), ingest_opts);
+      Subscribe(*s->bus_, config, "waha.ingest", s->ingest_->Handler(), ingest_opts);
       core::ConsumerOptions send_opts;
       send_opts.types = {"message.send_requested"};
       send_opts.initial_backoff = std::chrono::milliseconds(2000);
-      s->bus_->Subscribe("waha.sender", s->sender_->Handler(), send_opts);
+      // Sends to different chats in parallel (each waits on WAHA); one chat's stay in order.
+      send_opts.key_parallelism = 8;
+      Subscribe(*s->bus_, config, "waha.sender", s->sender_->Handler(), send_opts);
       s->lids_ = std::make_unique<waha::LidResolver>(*s->messaging_, *s->gateway_, s->logger_);
       core::ConsumerOptions lid_opts;
       lid_opts.types = {"session.started"};
       lid_opts.max_attempts = 5;
-      s->bus_->Subscribe("waha.lids", s->lids_->Handler(), lid_opts);
+      Subscribe(*s->bus_, config, "waha.lids", s->lids_->Handler(), lid_opts);
       core::ConsumerOptions media_opts;
       media_opts.types = {"message.received", "message.sent"};
       media_opts.max_attempts = 5;
-      s->bus_->Subscribe("waha.media", s->media_->Handler(), media_opts);
+      Subscribe(*s->bus_, config, "waha.media", s->media_->Handler(), media_opts);
     } else if (module == "memory") {
       VENTROS_ASSIGN_OR_RETURN(auto parts,
                                BuildMemory(config, *s->db_, s->clock_, s->logger_, *s->messaging_,
@@ -240,9 +254,9 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
       opts.batch_handler = [service](std::span<const core::Event> events) {
         return service->HandleEvents(events);
       };
-      s->bus_->Subscribe(
-          "memory.indexer", [service](const core::Event& e) { return service->HandleEvent(e); },
-          opts);
+      Subscribe(
+          *s->bus_, config, "memory.indexer",
+          [service](const core::Event& e) { return service->HandleEvent(e); }, opts);
       if (service->HasChatModel()) {
         // Summaries and facts by the language model, one session at a time, off the inbound
         // path; a model outage is retried with backoff, then dead-lettered.
@@ -250,8 +264,8 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
         writer.types = {"session.ended"};
         writer.max_attempts = 6;
         writer.initial_backoff = std::chrono::milliseconds(5000);
-        s->bus_->Subscribe(
-            "memory.writer",
+        Subscribe(
+            *s->bus_, config, "memory.writer",
             [service](const core::Event& e) { return service->HandleEndedSessionWithModel(e); },
             writer);
       }
@@ -281,12 +295,11 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
     turn_opts.initial_backoff = std::chrono::milliseconds(1000);
     turn_opts.max_backoff = std::chrono::milliseconds(60000);
     turn_opts.batch_size = 32;
-    turn_opts.batch_handler = [service](std::span<const core::Event> events) {
-      return service->HandleEvents(events);
-    };
-    s->bus_->Subscribe(
-        "agents.coordinator", [service](const core::Event& e) { return service->HandleEvent(e); },
-        turn_opts);
+    // Turns of different contacts in parallel: a hosted model answers in hundreds of ms.
+    turn_opts.key_parallelism = 8;
+    Subscribe(
+        *s->bus_, config, "agents.coordinator",
+        [service](const core::Event& e) { return service->HandleEvent(e); }, turn_opts);
   }
 
   VENTROS_ASSIGN_OR_RETURN(auto listen, core::ParseListenAddress(config.server.listen));

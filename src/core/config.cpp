@@ -129,6 +129,9 @@ const std::vector<KeyDef>& Defs() {
             events.run_consumers,
             "Run the event consumers (applying webhooks, sending, media, session sweeps) in this "
             "instance; false makes an edge instance that only stores webhooks and serves the API."),
+        VENTROS_INT(events.position_save_interval_ms,
+                    "How often a consumer writes its position when nothing else does (0: after "
+                    "every pass); a crash replays at most this much (handlers are idempotent)."),
         VENTROS_INT(events.consumer_nice,
                     "Nice value of the consumer threads (0-19): higher lets HTTP requests, such as "
                     "webhook acknowledgements, take the CPU first while consumers catch up."),

@@ -6,9 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "ventros/core/ids.hpp"
 
@@ -108,6 +111,8 @@ struct EventBus::Consumer {
   Gauge* lag = nullptr;
   int64_t lag_sampled_us = 0;
   std::optional<int64_t> position;  // cached while this instance holds the lease
+  bool position_dirty = false;      // `position` is ahead of the stored one
+  int64_t position_saved_us = 0;    // monotonic
   bool holding = false;
   int64_t lease_until = 0;
 };
@@ -287,6 +292,8 @@ Result<int> EventBus::Pass(Consumer& c) {
     (void)upd;
     VENTROS_RETURN_IF_ERROR(tx.Commit());
     c.position = e.seq;
+    c.position_dirty = false;
+    c.position_saved_us = clock_.MonotonicMicros();
     unsaved_position.reset();
     return Status::Ok();
   };
@@ -314,9 +321,15 @@ Result<int> EventBus::Pass(Consumer& c) {
   std::vector<Event> run;
   auto flush = [&]() -> Status {
     if (run.empty()) return Status::Ok();
-    if (c.options.batch_handler && run.size() > 1) {
+    EventBatchHandler batch = c.options.batch_handler;
+    if (!batch && c.options.key_parallelism > 1) {
+      batch = [&c](std::span<const Event> events) {
+        return HandleByKey(events, c.handler, c.options.key_parallelism);
+      };
+    }
+    if (batch && run.size() > 1) {
       calls += static_cast<int>(run.size());
-      if (SafeCall(c.options.batch_handler, std::span<const Event>(run)).ok()) {
+      if (SafeCall(batch, std::span<const Event>(run)).ok()) {
         if (c.delivered) c.delivered->Inc(static_cast<double>(run.size()));
         unsaved_position = run.back().seq;
         run.clear();
@@ -344,11 +357,14 @@ Result<int> EventBus::Pass(Consumer& c) {
   }
   VENTROS_RETURN_IF_ERROR(flush());
   if (unsaved_position) {
-    VENTROS_ASSIGN_OR_RETURN(
-        auto upd, query("UPDATE event_consumers SET position = $1, updated_at = $2 WHERE name = $3",
-                        {DbValue(*unsaved_position), DbValue(now), DbValue(c.name)}));
-    (void)upd;
     c.position = *unsaved_position;
+    c.position_dirty = true;
+  }
+  if (c.position_dirty &&
+      clock_.MonotonicMicros() - c.position_saved_us >=
+          std::chrono::duration_cast<std::chrono::microseconds>(c.options.position_save_interval)
+              .count()) {
+    VENTROS_RETURN_IF_ERROR(SavePosition(c));
   }
   // Lag: the outbox's last sequence number minus the position (an index lookup), once a second.
   if (c.lag && clock_.MonotonicMicros() - c.lag_sampled_us > 1'000'000) {
@@ -382,6 +398,50 @@ void EventBus::Start(std::chrono::milliseconds poll_interval, int nice) {
   for (auto& c : consumers_) threads_.emplace_back([this, ptr = c.get()] { Loop(ptr); });
 }
 
+Status HandleByKey(std::span<const Event> events, const EventHandler& handler, int threads) {
+  std::vector<std::vector<const Event*>> groups;
+  std::map<std::string_view, size_t> by_key;
+  for (const auto& e : events) {
+    auto [it, added] = by_key.emplace(e.key, groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].push_back(&e);
+  }
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status first = Status::Ok();
+  auto work = [&] {
+    for (size_t g = next++; g < groups.size(); g = next++) {
+      for (const Event* e : groups[g]) {
+        Status st = SafeCall(handler, *e);
+        if (!st.ok()) {
+          std::lock_guard lock(mu);
+          if (first.ok()) first = st;
+          break;  // the key's later events wait for this one
+        }
+      }
+    }
+  };
+  const size_t n = std::min(groups.size(), static_cast<size_t>(std::max(1, threads)));
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < n; ++i) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  return first;
+}
+
+Status EventBus::SavePosition(Consumer& c) {
+  if (!c.position) return Status::Ok();
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+  VENTROS_ASSIGN_OR_RETURN(
+      auto upd, conn->Query("UPDATE event_consumers SET position = $1, updated_at = $2 WHERE "
+                            "name = $3 AND position < $1",
+                            {DbValue(*c.position), DbValue(clock_.NowMillis()), DbValue(c.name)}));
+  (void)upd;
+  c.position_dirty = false;
+  c.position_saved_us = clock_.MonotonicMicros();
+  return Status::Ok();
+}
+
 void EventBus::Stop() {
   if (running_.exchange(false)) {
     {
@@ -393,6 +453,13 @@ void EventBus::Stop() {
       if (t.joinable()) t.join();
     }
     threads_.clear();
+  }
+  for (auto& c : consumers_) {
+    if (c->holding && c->position_dirty) {
+      if (Status st = SavePosition(*c); !st.ok()) {
+        logger_->warn("consumer {}: saving its position at stop: {}", c->name, st.ToString());
+      }
+    }
   }
   bool holding = false;
   for (auto& c : consumers_) holding = holding || c->holding;

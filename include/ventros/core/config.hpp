@@ -58,6 +58,7 @@ struct Config {
     int64_t poll_interval_ms = 250;
     bool run_consumers = true;  // false: an edge instance that only stores and answers
     int consumer_nice = 10;     // consumers yield the CPU to request handling
+    int64_t position_save_interval_ms = 250;
   } events;
   struct Llm {
     std::string provider = "offline";  // offline | gemini | openai

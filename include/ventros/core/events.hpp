@@ -66,7 +66,21 @@ struct ConsumerOptions {
   // Added to the bus's nice value for this consumer's thread (work that may lag further behind,
   // such as indexing, yields the CPU to consumers the inbound path waits on). Capped at 19.
   int extra_nice = 0;
+  // How often the position is written when nothing else is (0: after every pass). Under load a
+  // consumer makes a pass per commit of any writer; writing its position each time costs SQLite's
+  // single writer a transaction per consumer per commit. A crash replays what was delivered since
+  // the last write, which at-least-once delivery allows (handlers are idempotent).
+  std::chrono::milliseconds position_save_interval{0};
+  // Without a batch_handler: a run of events is handled by up to this many threads at once,
+  // grouped by key (one key's events in order on one thread). For handlers that wait on the
+  // network (a language model, WAHA). If any fails, the run is delivered again one by one
+  // (handlers are idempotent).
+  int key_parallelism = 1;
 };
+
+// Handles `events` grouped by key on up to `threads` threads, each key's events in order (a
+// failing event stops its key). OK when every event was handled, else the first error.
+Status HandleByKey(std::span<const Event> events, const EventHandler& handler, int threads);
 
 struct Delivery {
   std::string consumer;
@@ -131,6 +145,7 @@ class EventBus {
   struct Consumer;
   Result<bool> HoldLease(Consumer& c);
   Result<int> Pass(Consumer& c);
+  Status SavePosition(Consumer& c);
   Status EnsureConsumerRow(Consumer& c);
   void Loop(Consumer* c);
   int64_t Backoff(const Consumer& c, int attempts) const;

@@ -633,38 +633,6 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   return Status::Ok();
 }
 
-Status AgentsService::HandleEvents(std::span<const core::Event> events) {
-  std::vector<std::vector<const core::Event*>> groups;
-  std::map<std::string, size_t> by_key;
-  for (const auto& e : events) {
-    auto [it, added] = by_key.emplace(e.key, groups.size());
-    if (added) groups.emplace_back();
-    groups[it->second].push_back(&e);
-  }
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  Status first = Status::Ok();
-  auto work = [&] {
-    for (size_t g = next++; g < groups.size(); g = next++) {
-      for (const core::Event* e : groups[g]) {
-        Status st = HandleEvent(*e);
-        if (!st.ok()) {
-          std::lock_guard lock(mu);
-          if (first.ok()) first = st;
-          break;  // the key's later events wait for this one
-        }
-      }
-    }
-  };
-  const size_t threads =
-      std::min(groups.size(), static_cast<size_t>(std::max(1, impl_->options.workers)));
-  std::vector<std::thread> pool;
-  for (size_t i = 1; i < threads; ++i) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  return first;
-}
-
 Result<int> AgentsService::SendDueFollowups() {
   Impl& m = *impl_;
   int64_t now = m.clock.NowMillis();

@@ -49,9 +49,7 @@ struct World {
         "memory.indexer", [this](const core::Event& e) { return memory.HandleEvent(e); }, mem);
     core::ConsumerOptions turns;
     turns.types = agents::AgentsService::ConsumedEventTypes();
-    turns.batch_handler = [this](std::span<const core::Event> events) {
-      return agents.HandleEvents(events);
-    };
+    turns.key_parallelism = 4;
     bus.Subscribe(
         "agents.coordinator", [this](const core::Event& e) { return agents.HandleEvent(e); },
         turns);

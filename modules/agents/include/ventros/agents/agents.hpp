@@ -97,9 +97,6 @@ class AgentsService {
     int64_t turn_timeout_ms = 30000;                  // model calls and tools of one turn
     std::map<std::string, ModelPrice> prices;
     core::EventBus* bus = nullptr;  // woken after a turn commits its reply
-    // Turns of different contacts run in parallel, up to this many at once (a hosted model
-    // answers in hundreds of milliseconds; one contact's turns stay in order).
-    int workers = 8;
   };
   AgentsService(core::Database& db, const core::Clock& clock, core::Logger logger,
                 crm::MessagingService& crm, crm::AgentRegistry& registry,
@@ -136,11 +133,9 @@ class AgentsService {
 
   // The coordinator (consumer "agents.coordinator").
   static const std::vector<std::string>& ConsumedEventTypes();
+  // Thread-safe: turns of different contacts may run in parallel (the consumer's
+  // key_parallelism); one contact's turns must run in order.
   Status HandleEvent(const core::Event& event);
-  // A run of events: grouped by key (contact), groups handled in parallel, each in order. OK
-  // only when every event was handled (the bus then redelivers one by one; turns are
-  // idempotent).
-  Status HandleEvents(std::span<const core::Event> events);
   // The turns of a session (oldest first) or the latest of a tenant.
   Result<std::vector<Turn>> ListTurns(const crm::TenantId& tenant,
                                       std::optional<crm::SessionId> session, int limit);
