@@ -423,7 +423,12 @@ Status HandleByKey(std::span<const Event> events, const EventHandler& handler, i
   };
   const size_t n = std::min(groups.size(), static_cast<size_t>(std::max(1, threads)));
   std::vector<std::thread> pool;
-  for (size_t i = 1; i < n; ++i) pool.emplace_back(work);
+  for (size_t i = 1; i < n; ++i) {
+    pool.emplace_back([&work] {
+      SetBackgroundWriter(true);  // like the consumer thread that started it
+      work();
+    });
+  }
   work();
   for (auto& t : pool) t.join();
   return first;

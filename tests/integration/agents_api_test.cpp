@@ -446,6 +446,13 @@ VENTROS_DB_TEST(
                       .at("items")
                       .as_array();
   std::string session(sessions.at(0).at("id").as_string());
+  // The refusal escalates in code: the model's own words go out, and a person takes over.
+  CHECK(t.at("status").as_string() == "handoff");
+  CHECK(ParseJson(s.Call("GET", "/v1/sessions/" + session, s.admin_key()).body)
+            .at("assigned_agent_type")
+            .as_string() == "human");
+  REQUIRE(s.Call("POST", "/v1/sessions/" + session + "/assign", s.admin_key(), R"({"type":"ai"})")
+              .status == 200);
   Post(s, setup.channel, Hook("5511987654321", "E então, vai ter desconto?", "E2"));
   REQUIRE(EventuallyWithin(15, [&] { return SentTexts(waha).size() == 2; }));
   std::string safe = SentTexts(waha)[1];
@@ -583,8 +590,9 @@ std::string GeminiAnswer(json::array parts) {
 
 }  // namespace
 
-VENTROS_DB_TEST("Agents: a Gemini model's function call makes an offer - its grounded reply is sent",
-                "[api][agents][llm]") {
+VENTROS_DB_TEST(
+    "Agents: a Gemini model's function call makes an offer - its grounded reply is sent",
+    "[api][agents][llm]") {
   TestDb db(engine);
   FakeWaha waha;
   std::mutex mu;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <set>
@@ -36,10 +37,16 @@ std::string Str(const json::object& o, std::string_view key) {
 std::optional<int64_t> IntArg(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
   if (!v) return std::nullopt;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64() && v->as_uint64() < (1ULL << 62)) return static_cast<int64_t>(v->as_uint64());
-  if (v->is_double() && v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double())))
+  // Only values an int holds: a huge number must be refused, not wrapped into range.
+  constexpr int64_t kMax = 1'000'000;
+  if (v->is_int64() && std::abs(v->as_int64()) <= kMax) return v->as_int64();
+  if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(kMax)) {
+    return static_cast<int64_t>(v->as_uint64());
+  }
+  if (v->is_double() && std::abs(v->as_double()) <= static_cast<double>(kMax) &&
+      v->as_double() == std::floor(v->as_double())) {
     return static_cast<int64_t>(v->as_double());
+  }
   return std::nullopt;
 }
 
@@ -159,7 +166,6 @@ struct TurnWork {
   std::string lang;
   int attempts_used = 0;
   std::optional<std::string> handoff_reason;
-  std::vector<std::string> evidence;  // tool results
   Turn turn;
 };
 
@@ -200,6 +206,9 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   w.session_id = crm::SessionId(session);
   auto s = m.crm.GetSession(w.tenant, w.session_id);
   if (!s.ok()) return s.status().code() == core::StatusCode::kNotFound ? Status::Ok() : s.status();
+  // The session's contact now: a merge of two contacts moves sessions to the one kept.
+  w.contact_id = s->contact_id;
+  contact = s->contact_id.str();
   if (s->assigned_agent_type.value_or("ai") == "human") {
     // A person answers it: the message counts as answered, so a hand-back later answers only
     // what comes after it.
@@ -415,6 +424,8 @@ Status AgentsService::HandleEvent(const core::Event& event) {
                                           : v.guardrail + ": refused: " + v.reason);
           if (!v.passed) {
             run.result = Refused(v.reason, v.escalate);
+            // Escalation is decided here, not left to the model.
+            if (v.escalate && !w.handoff_reason) w.handoff_reason = v.reason;
           } else {
             crm::OfferInput in;
             in.contact_id = w.contact_id;
@@ -444,9 +455,17 @@ Status AgentsService::HandleEvent(const core::Event& event) {
         run.result = ToolJson({{"ok", true}, {"handoff", "a human will take over"}});
       } else if (call.name == "move_pipeline_stage") {
         std::string to = Str(args, "stage");
+        const bool customer_now = stage_name.find("customer") != std::string::npos ||
+                                  stage_name.find("client") != std::string::npos;
         if (!ValidStage(to)) {
           run.result = Refused("stage must be 1..100 letters, digits, '_', '-' or spaces");
           run.verdicts.push_back("stage_name: refused");
+        } else if (customer_now && to.find("customer") == std::string::npos &&
+                   to.find("client") == std::string::npos) {
+          // A customer is not moved back into the sales pipeline by an agent.
+          run.result = Refused("the contact is a customer (" + stage_name +
+                               "); an agent does not move it out of that stage");
+          run.verdicts.push_back("stage_transition: refused");
         } else {
           crm::ContactInput in;
           in.pipeline_stage = to;
@@ -494,7 +513,6 @@ Status AgentsService::HandleEvent(const core::Event& event) {
         run.result = Refused(fmt::format("unknown tool '{}'", call.name));
       }
       if (run.ok) called.insert(call.name);  // a refused call may be made again, corrected
-      w.evidence.push_back(run.result);
       req.messages.push_back(llm::ChatMessage::ToolResult(call.id, call.name, run.result));
       t.tools.push_back(std::move(run));
     }
@@ -514,7 +532,11 @@ Status AgentsService::HandleEvent(const core::Event& event) {
     // or the limits (a limit is no offer). An offer must come from an offer: a successful
     // create_retention_offer of this turn or the customer's active offer.
     std::vector<std::string> evidence = {t.context, t.input, facts_line};
-    evidence.insert(evidence.end(), w.evidence.begin(), w.evidence.end());
+    for (const auto& run : t.tools) {
+      if (run.ok) evidence.push_back(run.result);  // a refusal supports nothing
+    }
+    const bool can_offer = std::find(w.specialist.tmpl.tools.begin(), w.specialist.tmpl.tools.end(),
+                                     "create_retention_offer") != w.specialist.tmpl.tools.end();
     std::vector<std::string> offer_evidence = {active_offer_line};
     for (const auto& run : t.tools) {
       if (run.ok && run.name == "create_retention_offer") offer_evidence.push_back(run.result);
@@ -522,7 +544,9 @@ Status AgentsService::HandleEvent(const core::Event& event) {
     Groundedness g = CheckGroundedness(reply, evidence);
     size_t supported = 0;
     for (auto& c : g.claims) {
-      if (c.supported && c.kind == "offer") {
+      // An offer, and for an agent that can make offers any percentage, must come from an
+      // offer (a price cut said in other words is still one).
+      if (c.supported && (c.kind == "offer" || (can_offer && c.kind == "percent"))) {
         c.supported = CheckGroundedness(c.text, offer_evidence).grounded;
       }
       if (c.supported) {
@@ -544,13 +568,27 @@ Status AgentsService::HandleEvent(const core::Event& event) {
       if (!w.handoff_reason) w.handoff_reason = "the agent's reply was not grounded";
     }
   }
-  if (reply.empty()) reply = SafeReply(w.lang, w.handoff_reason.has_value());
+  if (reply.empty() && !w.handoff_reason) {
+    // Nothing to say is no promise to come back: a person takes over.
+    w.handoff_reason = "the agent had no reply";
+  }
+  if (reply.empty()) reply = SafeReply(w.lang, true);
+  // PostgreSQL text and JSONB refuse NUL.
+  reply.erase(std::remove(reply.begin(), reply.end(), '\0'), reply.end());
   t.reply = reply;
 
   // 7. Commit: re-check ownership, send, hand off, record.
   stage = Clock::now();
   VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
+  if (conn->engine() == core::DbEngine::kPostgres) {
+    // Serializes with a hand-over to a person and with another delivery of this turn (SQLite's
+    // write transaction already does).
+    VENTROS_ASSIGN_OR_RETURN(
+        auto locked,
+        conn->Query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE", {DbValue(session)}));
+    (void)locked;
+  }
   VENTROS_ASSIGN_OR_RETURN(auto latest, LoadState(*conn, event.tenant_id, session));
   if (latest && pending.back().id.str() <= latest->answered_id) return Status::Ok();
   VENTROS_ASSIGN_OR_RETURN(crm::Session current, m.crm.GetSession(*conn, w.tenant, w.session_id));
@@ -585,12 +623,21 @@ Status AgentsService::HandleEvent(const core::Event& event) {
                                                    "routed to " + t.category));
       (void)assigned;
     }
-    if (w.handoff_reason && current.status == "active") {
+    if (w.handoff_reason) {
+      // The session the reply went into (a new one when this one ended meanwhile).
       VENTROS_ASSIGN_OR_RETURN(
-          auto assigned, m.crm.AssignSession(*conn, w.tenant, w.session_id, "human", std::nullopt,
-                                             *w.handoff_reason));
+          auto assigned,
+          m.crm.AssignSession(*conn, w.tenant, sent.session_id.value_or(w.session_id), "human",
+                              std::nullopt, *w.handoff_reason));
       (void)assigned;
       t.status = "handoff";
+      // Nothing scheduled by this turn goes out under the bot's name after a hand-off.
+      VENTROS_ASSIGN_OR_RETURN(
+          auto dropped,
+          conn->Query("UPDATE agent_followups SET status = 'cancelled' WHERE tenant_id = $1 AND "
+                      "idempotency_key = $2 AND status = 'scheduled'",
+                      {DbValue(event.tenant_id), DbValue(t.id + ":followup")}));
+      (void)dropped;
     }
   }
   t.created_at = now;
@@ -638,9 +685,11 @@ Result<int> AgentsService::SendDueFollowups() {
   int64_t now = m.clock.NowMillis();
   VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
   VENTROS_ASSIGN_OR_RETURN(
-      auto due, conn->Query("SELECT id, tenant_id, contact_id, agent_id, text FROM agent_followups "
-                            "WHERE status = 'scheduled' AND due_at <= $1 ORDER BY due_at LIMIT 100",
-                            {DbValue(now)}));
+      auto due,
+      conn->Query(
+          "SELECT id, tenant_id, contact_id, agent_id, text, session_id FROM agent_followups "
+          "WHERE status = 'scheduled' AND due_at <= $1 ORDER BY due_at LIMIT 100",
+          {DbValue(now)}));
   int sent = 0;
   for (const auto& r : due.rows) {
     std::optional<Status> failed;
@@ -665,6 +714,11 @@ Result<int> AgentsService::SendDueFollowups() {
       for (const auto& sess : active.items) {
         obsolete = obsolete || sess.assigned_agent_type.value_or("ai") == "human";
       }
+      if (auto origin = r.GetOptText(5)) {
+        // Handed to a person, even if that session has ended since.
+        auto sess = m.crm.GetSession(tenant, crm::SessionId(*origin));
+        obsolete = obsolete || (sess.ok() && sess->assigned_agent_type.value_or("ai") == "human");
+      }
       if (obsolete) {
         VENTROS_ASSIGN_OR_RETURN(
             auto cancelled,
@@ -687,6 +741,11 @@ Result<int> AgentsService::SendDueFollowups() {
       } else {
         failed = msg.status();  // rolled back when tx goes out of scope
       }
+    }
+    if (failed && failed->code() == core::StatusCode::kUnavailable) {
+      // A busy database or pool: the claim rolled back, the next sweep tries again.
+      m.logger->warn("agents: follow-up {} postponed: {}", r.GetText(0), failed->ToString());
+      continue;
     }
     if (failed) {
       // A contact that can no longer be reached: the follow-up fails, the others go on.
