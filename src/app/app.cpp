@@ -12,6 +12,7 @@
 #include "ventros/core/migrations.hpp"
 #include "ventros/crm/agents.hpp"
 #include "ventros/crm/messaging.hpp"
+#include "ventros/crm/subscriptions.hpp"
 #include "ventros/crm/tenants.hpp"
 #include "ventros/llm/chat.hpp"
 #include "ventros/llm/embedder.hpp"
@@ -21,6 +22,9 @@
 #include "ventros/memory/local_embedder.hpp"
 #include "ventros/waha/gateway.hpp"
 #include "ventros/waha/ingest.hpp"
+#include "ventros/workflows/api.hpp"
+#include "ventros/workflows/builtin.hpp"
+#include "ventros/workflows/engine.hpp"
 
 namespace ventros::app {
 
@@ -210,12 +214,15 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
   s->media_ = std::make_unique<waha::MediaDownloader>(*s->messaging_, *s->gateway_, waha_options,
                                                       s->logger_, s->clock_);
   std::string public_url = PublicUrl(config);
-  bool host_agents = false;
+  bool host_agents = false, host_workflows = false;
+  s->subscriptions_ = std::make_unique<crm::SubscriptionService>(*s->db_, s->clock_, s->bus_.get());
   for (const auto& module : config.modules) {
     if (module == "agents") host_agents = true;
+    if (module == "workflows") host_workflows = true;
     if (module == "crm") {
       crm::RegisterTenantRoutes(s->router_, *s->tenants_);
       crm::RegisterMessagingRoutes(s->router_, *s->messaging_, public_url);
+      crm::RegisterSubscriptionRoutes(s->router_, *s->subscriptions_);
       waha::RegisterWahaRoutes(s->router_, *s->ingest_);
       core::ConsumerOptions ingest_opts;
       ingest_opts.types = {waha::kWebhookReceived};
@@ -302,6 +309,23 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
         [service](const core::Event& e) { return service->HandleEvent(e); }, turn_opts);
   }
 
+  if (host_workflows) {
+    workflows::Engine::Options wo;
+    wo.workers = static_cast<int>(config.workflows.workers);
+    s->workflows_ =
+        std::make_unique<workflows::Engine>(*s->db_, s->clock_, s->logger_, &s->metrics_, wo);
+    s->external_ = std::make_unique<workflows::RecordingExternalSystems>();
+    s->triggers_ = std::make_unique<workflows::Triggers>(*s->db_, s->clock_);
+    BindWorkflows(*s->workflows_, *s->messaging_, *s->subscriptions_, s->agents(), *s->external_);
+    workflows::RegisterWorkflowRoutes(s->router_, *s->workflows_, *s->triggers_);
+    // The tenant's events start and signal the built-in workflows.
+    workflows::Engine* engine = s->workflows_.get();
+    workflows::Triggers* triggers = s->triggers_.get();
+    core::ConsumerOptions wf;
+    wf.types = {"contact.created", "subscription.created", "message.received"};
+    Subscribe(*s->bus_, config, "workflows.triggers", WorkflowTriggers(*engine, *triggers), wf);
+  }
+
   VENTROS_ASSIGN_OR_RETURN(auto listen, core::ParseListenAddress(config.server.listen));
   core::HttpServerOptions http;
   http.host = listen.first;
@@ -320,6 +344,7 @@ Server::~Server() {
   loader_stop_ = true;
   if (vector_loader_.joinable()) vector_loader_.join();
   if (http_) http_->Stop();
+  if (workflows_) workflows_->Stop();
   if (bus_) bus_->Stop();
   {
     std::lock_guard lock(sweeper_mu_);
@@ -338,6 +363,7 @@ Status Server::Start() {
     });
   }
   const bool consumers = config_.events.run_consumers;
+  if (consumers && workflows_) workflows_->Start();
   if (consumers) {
     bus_->Start(std::chrono::milliseconds(config_.events.poll_interval_ms),
                 config_.events.consumer_nice);

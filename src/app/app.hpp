@@ -14,6 +14,7 @@
 #include "ventros/core/clock.hpp"
 #include "ventros/core/config.hpp"
 #include "ventros/core/db.hpp"
+#include "ventros/core/events.hpp"
 #include "ventros/core/http.hpp"
 #include "ventros/core/http_client.hpp"
 #include "ventros/core/http_server.hpp"
@@ -50,6 +51,14 @@ class AgentRegistry;
 namespace ventros::agents {
 class AgentsService;
 }  // namespace ventros::agents
+namespace ventros::crm {
+class SubscriptionService;
+}  // namespace ventros::crm
+namespace ventros::workflows {
+class Engine;
+class RecordingExternalSystems;
+class Triggers;
+}  // namespace ventros::workflows
 
 namespace ventros::app {
 
@@ -85,6 +94,17 @@ core::Result<AgentsParts> BuildAgents(const core::Config& config, core::Database
                                       crm::MessagingService& messaging, MemoryParts& memory,
                                       core::MetricsRegistry* metrics, core::EventBus* bus);
 
+// Binds the built-in workflows' activities to this instance's CRM, agents (when hosted) and outside
+// systems, and registers the built-in definitions.
+void BindWorkflows(workflows::Engine& engine, crm::MessagingService& messaging,
+                   crm::SubscriptionService& subscriptions, agents::AgentsService* agents,
+                   workflows::RecordingExternalSystems& external);
+
+// The consumer "workflows.triggers": contact.created starts lead nurturing (when the tenant
+// enabled it), subscription.created the customer onboarding, a customer's message.received
+// signals the contact's lead nurturing ("contact_replied").
+core::EventHandler WorkflowTriggers(workflows::Engine& engine, workflows::Triggers& triggers);
+
 // One running instance: everything `ventros serve` builds.
 class Server {
  public:
@@ -107,6 +127,10 @@ class Server {
   memory::MemoryService* memory();
   // Null when this instance does not host the agents module.
   agents::AgentsService* agents();
+  // Null when this instance does not host the workflows module.
+  workflows::Engine* workflows() { return workflows_.get(); }
+  // The outside systems of the customer onboarding (the built-in recording implementation).
+  workflows::RecordingExternalSystems* external_systems() { return external_.get(); }
   const core::Router& router() const { return router_; }
   core::MetricsRegistry& metrics() { return metrics_; }
 
@@ -128,6 +152,10 @@ class Server {
   std::unique_ptr<waha::LidResolver> lids_;
   std::unique_ptr<MemoryParts> memory_;
   std::unique_ptr<AgentsParts> agents_parts_;
+  std::unique_ptr<crm::SubscriptionService> subscriptions_;
+  std::unique_ptr<workflows::RecordingExternalSystems> external_;
+  std::unique_ptr<workflows::Triggers> triggers_;
+  std::unique_ptr<workflows::Engine> workflows_;
   core::Router router_;
   std::unique_ptr<core::HttpServer> http_;
   // Loads the memory's vectors after start, so webhooks are acknowledged at once; searches see

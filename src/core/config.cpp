@@ -163,6 +163,9 @@ const std::vector<KeyDef>& Defs() {
                  return json::value(std::move(a));
                },
                0},
+        VENTROS_INT(workflows.workers,
+                    "Threads that advance durable workflows in this instance (where event "
+                    "consumers run); several instances may run them over PostgreSQL."),
         VENTROS_INT(agents.max_backlog_age_ms,
                     "Customer messages older than this are not answered by agents (a backlog "
                     "after downtime is answered up to this age)."),
@@ -207,7 +210,7 @@ const std::vector<KeyDef>& Defs() {
     d.push_back(
         KeyDef{{"modules", ConfigType::kStringList, "VENTROS_MODULES", "",
                 "Modules this instance hosts (comma-separated in the environment and --modules). "
-                "Known: crm (with the WAHA channel; also accepted as waha), memory, agents."},
+                "Known: crm (with the WAHA channel; also accepted as waha), memory, agents, workflows."},
                [](Config& c, const json::value& v) {
                  c.modules.clear();
                  for (const auto& m : v.as_array()) c.modules.emplace_back(m.as_string());
@@ -516,13 +519,18 @@ Status ConfigLoader::Validate(const Config& c) {
           "configuration key '{}' must be at most {}; got {}", d.info.key, d.max_value, v));
     }
   }
-  static const std::vector<std::string> kModules = {"crm", "waha", "memory", "agents"};
+  static const std::vector<std::string> kModules = {"crm", "waha", "memory", "agents",
+                                                    "workflows"};
   for (const auto& m : c.modules) {
     if (std::find(kModules.begin(), kModules.end(), m) == kModules.end()) {
       return Status::InvalidArgument(fmt::format(
-          "configuration key 'modules': unknown module '{}' (known: crm, waha, memory, agents)",
+          "configuration key 'modules': unknown module '{}' (known: crm, waha, memory, agents, "
+          "workflows)",
           m));
     }
+  }
+  if (c.workflows.workers < 1 || c.workflows.workers > 64) {
+    return Status::InvalidArgument("configuration key 'workflows.workers' must be 1..64");
   }
   if (c.agents.followup_interval_ms < 100 || c.agents.turn_timeout_ms < 1000 ||
       c.agents.max_backlog_age_ms < 60000) {

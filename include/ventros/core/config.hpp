@@ -72,6 +72,9 @@ struct Config {
         "gemini-2.0-flash=0.10/0.40/0.025", "gpt-4o-mini=0.15/0.60/0.075",
         "gpt-4o=2.50/10.00/1.25",           "gpt-4.1-mini=0.40/1.60/0.10"};
   } llm;
+  struct Workflows {
+    int64_t workers = 2;  // threads that advance workflows (where consumers run)
+  } workflows;
   struct Agents {
     int64_t max_backlog_age_ms = 24LL * 3600 * 1000;
     int64_t turn_timeout_ms = 30000;
@@ -97,7 +100,7 @@ struct Config {
     bool create_default_tenant = true;
     std::string default_tenant_name = "default";
   } bootstrap;
-  std::vector<std::string> modules = {"crm", "memory", "agents"};
+  std::vector<std::string> modules = {"crm", "memory", "agents", "workflows"};
 };
 
 enum class ConfigType { kString, kInt, kBool, kStringList };

@@ -27,7 +27,13 @@
 //
 // Replies state numbers only from the tool results (the offer), the profile (the active offer)
 // and the fact texts quoted as they are (budget, error code), so the groundedness guardrail
-// passes on every reply. Usage counts Unicode code points: the prompt is the content and the tool
+// passes on every reply.
+//
+// Tasks (offline_model.hpp) read the profile and the memory context only: the user message, if
+// any, is not read, and no tool is called. Outreach quotes the first fact of the first type found
+// in order goal, pain_point, budget_constraint (retention: pain_point, goal, budget_constraint);
+// its language is that of the contact's recent messages taken together (Portuguese when there
+// are none). Usage counts Unicode code points: the prompt is the content and the tool
 // call arguments of every message, the completion the reply plus the arguments of its calls.
 
 #include "ventros/agents/offline_model.hpp"
@@ -174,7 +180,9 @@ struct Fact {
 struct Context {
   bool has_profile = false;
   std::string category;
-  Constraints limits;  // max_discount_percent, max_offer_months, escalate_high_severity
+  std::string task;     // outreach | qualify | empty (a turn)
+  std::string purpose;  // outreach: engagement | retention
+  Constraints limits;   // max_discount_percent, max_offer_months, escalate_high_severity
   std::optional<int> attempts_left;
   std::optional<int> customer_days;
   bool active_offer = false;
@@ -194,6 +202,10 @@ void ProfileLine(std::string_view line, Context& ctx) {
   }
   if (key == "category") {
     ctx.category = std::string(value);
+  } else if (key == "task") {
+    ctx.task = value == "outreach" || value == "qualify" ? std::string(value) : std::string();
+  } else if (key == "purpose") {
+    ctx.purpose = std::string(value);
   } else if (key == "max_discount_percent") {
     if (auto v = ParseInt(value)) ctx.limits.max_discount_percent = *v;
   } else if (key == "max_offer_months") {
@@ -758,6 +770,97 @@ std::string AfterTools(const Writer& w, const Turn& turn) {
   return w.ByCategory();
 }
 
+// ------------------------------------------------------------------------------------ tasks
+
+// A budget_constraint that states a budget, not its absence ("Ainda não tem orçamento definido").
+bool StatesBudget(std::string_view text) {
+  static constexpr std::array kNoBudget = {"nao tem orcamento"sv, "sem orcamento"sv,
+                                           "nao ha orcamento"sv,  "no defined budget"sv,
+                                           "no budget"sv,         "without a budget"sv};
+  return !HasAny(Padded(text), kNoBudget);
+}
+
+bool NamesRole(std::string_view text) {
+  static constexpr std::array kRole = {"cargo"sv,       "role"sv,         "decisor"sv,
+                                       "decisora"sv,    "quem decide"sv,  "eu decido"sv,
+                                       "decido"sv,      "decide"sv,       "decision maker"sv,
+                                       "dono"sv,        "owner"sv,        "socio"sv,
+                                       "socia"sv,       "partner"sv,      "fundador"sv,
+                                       "fundadora"sv,   "founder"sv,      "ceo"sv,
+                                       "cto"sv,         "cfo"sv,          "coo"sv,
+                                       "diretor"sv,     "diretora"sv,     "director"sv,
+                                       "gerente"sv,     "manager"sv,      "head"sv,
+                                       "presidente"sv,  "president"sv,    "vp"sv,
+                                       "coordenador"sv, "coordenadora"sv, "responsavel"sv,
+                                       "in charge"sv};
+  return HasAny(Padded(text), kRole);
+}
+
+bool NamesTiming(std::string_view text) {
+  static constexpr std::array kTiming = {
+      "prazo"sv,   "deadline"sv, "urgencia"sv, "urgente"sv, "urgent"sv, "ate"sv,
+      "until"sv,   "by"sv,       "before"sv,   "antes"sv,   "timing"sv, "quando"sv,
+      "when"sv,    "mes"sv,      "month"sv,    "semana"sv,  "week"sv,   "trimestre"sv,
+      "quarter"sv, "ano"sv,      "year"sv,     "dias"sv,    "days"sv,   "go live"sv};
+  return HasAny(Padded(text), kTiming);
+}
+
+std::string OutreachText(const Context& ctx) {
+  std::string contact_text;
+  for (const std::string& m : ctx.contact_messages) contact_text += m + "\n";
+  const bool pt = DetectLanguage(contact_text) == "pt";
+  const auto say = [pt](std::string_view p, std::string_view e) { return std::string(pt ? p : e); };
+  const bool retention = ctx.purpose == "retention";
+  std::string out =
+      ctx.first_name.empty() ? say("Oi! ", "Hi! ") : say("Oi, ", "Hi, ") + ctx.first_name + "! ";
+  out += say("Tudo bem? ", "How are you? ");
+  static constexpr std::array kEngagement = {"goal"sv, "pain_point"sv, "budget_constraint"sv};
+  static constexpr std::array kRetention = {"pain_point"sv, "goal"sv, "budget_constraint"sv};
+  const Fact* fact = nullptr;
+  for (std::string_view type : retention ? kRetention : kEngagement) {
+    for (const Fact& f : ctx.facts) {
+      if (f.type == type && (type != "budget_constraint" || StatesBudget(f.text))) {
+        fact = &f;
+        break;
+      }
+    }
+    if (fact != nullptr) break;
+  }
+  if (fact != nullptr) {
+    out += say("Fiquei pensando no que você me contou: \"",
+               "I was thinking about what you told me: \"") +
+           Quote(fact->text) + "\". ";
+    return out + (retention ? say("Como estão as coisas por aí? Posso te ajudar com isso?",
+                                  "How are things going? Can I help you with that?")
+                            : say("Posso te mostrar como a gente pode te ajudar com isso?",
+                                  "Can I show you how we can help you with that?"));
+  }
+  return out +
+         (retention
+              ? say("Passando para saber como está sua experiência com a gente. Tem algo que "
+                    "eu possa fazer por você?",
+                    "Just checking in on how your experience with us has been. Is there "
+                    "anything I can do for you?")
+              : say("Passando para saber se posso te ajudar. O que você está procurando hoje?",
+                    "Just checking in to see if I can help. What are you looking for today?"));
+}
+
+std::string QualifyAnswer(const Context& ctx) {
+  std::vector<BantFact> facts;
+  facts.reserve(ctx.facts.size());
+  for (const Fact& f : ctx.facts) facts.push_back({f.type, f.text});
+  const BantScore b = QualifyByRules(facts);
+  json::object o;
+  o["is_qualified"] = b.is_qualified;
+  o["score"] = b.score;
+  o["budget"] = b.budget;
+  o["authority"] = b.authority;
+  o["need"] = b.need;
+  o["timeline"] = b.timeline;
+  o["reason"] = b.reason;
+  return json::serialize(o);
+}
+
 // ------------------------------------------------------------------------------- tool calls
 
 struct Call {
@@ -831,6 +934,27 @@ llm::Result<llm::ChatResponse> OfflineChatModel::Complete(const llm::ChatRequest
   if (request.messages.empty()) {
     return llm::Status::InvalidArgument(name() + ": a request without messages");
   }
+  Context ctx;
+  size_t prompt_chars = 0;
+  for (const llm::ChatMessage& m : request.messages) {
+    if (m.role == "system") ReadSystem(m.content, ctx);
+    prompt_chars += CodePoints(m.content);
+    for (const llm::ToolCall& c : m.tool_calls) prompt_chars += CodePoints(c.arguments_json);
+  }
+  const auto finish = [&](llm::ChatResponse out, size_t completion_chars) {
+    out.usage.prompt_tokens = Tokens(prompt_chars);
+    out.usage.completion_tokens = Tokens(completion_chars);
+    out.usage.total_tokens = out.usage.prompt_tokens + out.usage.completion_tokens;
+    return out;
+  };
+  if (ctx.has_profile && !ctx.task.empty()) {
+    llm::ChatResponse out;
+    out.model = name();
+    out.content = ctx.task == "outreach" ? OutreachText(ctx) : QualifyAnswer(ctx);
+    out.finish_reason = "stop";
+    const size_t completion_chars = CodePoints(out.content);
+    return finish(std::move(out), completion_chars);
+  }
   size_t last_user = request.messages.size();
   for (size_t i = request.messages.size(); i-- > 0;) {
     if (request.messages[i].role == "user") {
@@ -842,13 +966,6 @@ llm::Result<llm::ChatResponse> OfflineChatModel::Complete(const llm::ChatRequest
     return llm::Status::InvalidArgument(name() + ": a request without a user message");
   }
 
-  Context ctx;
-  size_t prompt_chars = 0;
-  for (const llm::ChatMessage& m : request.messages) {
-    if (m.role == "system") ReadSystem(m.content, ctx);
-    prompt_chars += CodePoints(m.content);
-    for (const llm::ToolCall& c : m.tool_calls) prompt_chars += CodePoints(c.arguments_json);
-  }
   const Turn turn = ReadTurn(request.messages, last_user);
   const Intents in = Detect(turn.user_text);
   const Writer writer(DetectLanguage(turn.user_text) == "pt", ctx, in);
@@ -883,10 +1000,7 @@ llm::Result<llm::ChatResponse> OfflineChatModel::Complete(const llm::ChatRequest
     completion_chars += CodePoints(out.content);
     out.finish_reason = "stop";
   }
-  out.usage.prompt_tokens = Tokens(prompt_chars);
-  out.usage.completion_tokens = Tokens(completion_chars);
-  out.usage.total_tokens = out.usage.prompt_tokens + out.usage.completion_tokens;
-  return out;
+  return finish(std::move(out), completion_chars);
 }
 
 std::string DetectLanguage(std::string_view text) {
@@ -915,6 +1029,49 @@ std::string DetectLanguage(std::string_view text) {
   // Accented Latin letters (ã, ç, é, ...) are Portuguese evidence.
   for (char c : text) pt += static_cast<unsigned char>(c) == 0xC3 ? 1 : 0;
   return en > pt ? "en" : "pt";
+}
+
+BantScore QualifyByRules(std::span<const BantFact> facts) {
+  constexpr int kPerElement = 25;
+  constexpr int kQualifyingScore = 50;
+  static constexpr std::array kLabels = {"budget"sv, "authority"sv, "need"sv, "timeline"sv};
+  BantScore b;
+  std::array<bool*, kLabels.size()> present = {&b.budget, &b.authority, &b.need, &b.timeline};
+  std::array<std::string, kLabels.size()> evidence;  // the first fact of each element
+  for (const BantFact& f : facts) {
+    const std::array<bool, kLabels.size()> gives = {
+        f.type == "budget_constraint" && StatesBudget(f.text),
+        (f.type == "personal_info" || f.type == "business_info") && NamesRole(f.text),
+        f.type == "pain_point" || f.type == "goal" || f.type == "preference",
+        f.type == "constraint" && NamesTiming(f.text)};
+    for (size_t i = 0; i < kLabels.size(); ++i) {
+      if (!gives[i] || *present[i]) continue;
+      *present[i] = true;
+      evidence[i] = Quote(f.text);
+    }
+  }
+  std::vector<std::string> found, missing;
+  for (size_t i = 0; i < kLabels.size(); ++i) {
+    if (*present[i]) {
+      found.push_back(std::string(kLabels[i]) + ": \"" + evidence[i] + "\"");
+      b.score += kPerElement;
+    } else {
+      missing.emplace_back(kLabels[i]);
+    }
+  }
+  b.is_qualified = b.score >= kQualifyingScore && b.budget;
+  // "BANT 2/4: budget: "Orçamento de R$ 5.000"; need: "Quer automatizar"; missing authority and
+  // timeline"
+  std::string reason = "BANT " + std::to_string(found.size()) + "/4";
+  for (size_t i = 0; i < found.size(); ++i) reason += (i == 0 ? ": " : "; ") + found[i];
+  if (!missing.empty()) {
+    reason += found.empty() ? ": nothing known of " : "; missing ";
+    for (size_t i = 0; i < missing.size(); ++i) {
+      reason += (i == 0 ? "" : i + 1 == missing.size() ? " and " : ", ") + missing[i];
+    }
+  }
+  b.reason = std::move(reason);
+  return b;
 }
 
 }  // namespace ventros::agents

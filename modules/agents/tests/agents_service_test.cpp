@@ -1,11 +1,14 @@
 // AgentsService on both engines with a virtual clock, the consumers driven by hand: tools end to
 // end (offers, follow-ups, pipeline stages), agent overrides, idempotent turns after a crash,
-// the age limit of the backlog, messages agents leave alone, and the memory graph edges that
-// offers and hand-offs add.
+// the age limit of the backlog, messages agents leave alone, the memory graph edges that
+// offers and hand-offs add, and the workflow jobs (outreach, BANT qualification, retention
+// check).
 
 #include <fmt/format.h>
 
+#include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <optional>
 
 #include "support/test_db.hpp"
 #include "ventros/agents/agents.hpp"
@@ -21,6 +24,23 @@ namespace ventros {
 namespace {
 
 using testing::TestDb;
+
+// The offline model, or a hosted model's answer when one is scripted.
+class ScriptedModel : public llm::ChatModel {
+ public:
+  std::string name() const override { return answer ? "scripted/model" : offline.name(); }
+  llm::Result<llm::ChatResponse> Complete(const llm::ChatRequest& request) override {
+    last_request = request;
+    if (!answer) return offline.Complete(request);
+    llm::ChatResponse r;
+    r.content = *answer;
+    r.finish_reason = "stop";
+    return r;
+  }
+  std::optional<std::string> answer;
+  llm::ChatRequest last_request;  // written by the test's thread only when answer is set
+  agents::OfflineChatModel offline;
+};
 
 struct World {
   explicit World(core::DbEngine engine)
@@ -100,6 +120,14 @@ struct World {
     return out;
   }
 
+  void AddFact(const crm::ContactId& contact, const std::string& type, const std::string& text) {
+    memory::FactInput f;
+    f.type = type;
+    f.subject = type + ":test:" + text;
+    f.text = text;
+    REQUIRE(memory.AddFact(tenant, contact, f).ok());
+  }
+
   int64_t Count(const std::string& sql) {
     auto conn = database->Acquire();
     REQUIRE(conn.ok());
@@ -132,7 +160,7 @@ struct World {
   crm::AgentRegistry registry;
   memory::LocalEmbedder embedder;
   memory::LocalEmbedder router_embedder;
-  agents::OfflineChatModel model;
+  ScriptedModel model;
   memory::MemoryService memory;
   agents::AgentsService agents;
   crm::TenantId tenant;
@@ -270,6 +298,205 @@ VENTROS_DB_TEST(
   w.Run();
   CHECK(w.Replies().size() == 1);
   CHECK(w.Count("SELECT COUNT(*) FROM agent_turns") == 1);
+}
+
+namespace {
+
+boost::json::object Metadata(const crm::Message& m) {
+  auto v = boost::json::parse(m.metadata);
+  REQUIRE(v.is_object());
+  return v.as_object();
+}
+
+}  // namespace
+
+VENTROS_DB_TEST(
+    "Agents service: an outreach is sent once per idempotency key, memory-aware, with its "
+    "metadata",
+    "[agents]") {
+  World w(engine);
+  auto first = w.Say("Oi, queria saber mais sobre os planos");
+  w.Run();
+  const crm::ContactId contact = *first.contact_id;
+  w.AddFact(contact, "goal", "Objetivo: automatizar o atendimento");
+  const size_t before = w.Replies().size();
+
+  auto id = w.agents.Outreach(w.tenant, contact, "sales_prospecting", "engagement", "wf-1:day3");
+  REQUIRE(id.ok());
+  REQUIRE(id->has_value());
+  auto replies = w.Replies();
+  REQUIRE(replies.size() == before + 1);
+  const crm::Message& sent = replies.back();
+  CHECK(sent.id.str() == **id);
+  CHECK(sent.source == "bot");
+  CHECK(sent.agent_id == "template:sales_prospecting");
+  CHECK(sent.body.rfind("Oi, Leonardo! ", 0) == 0);
+  CHECK(sent.body.find("Objetivo: automatizar o atendimento") != std::string::npos);
+  CHECK(sent.body.back() == '?');
+  auto meta = Metadata(sent);
+  CHECK(meta.at("agent_category").as_string() == "sales_prospecting");
+  CHECK(meta.at("purpose").as_string() == "engagement");
+  CHECK(meta.at("idempotency_key").as_string() == "wf-1:day3");
+  CHECK(meta.at("trace_id").as_string().size() == 32);
+  auto requested = w.bus.ListEvents(std::string("message.send_requested"), 0, 100);
+  REQUIRE(requested.ok());
+  CHECK(requested->size() == before + 1);
+
+  // The activity retried: the same message, nothing sent again.
+  auto again = w.agents.Outreach(w.tenant, contact, "sales_prospecting", "engagement", "wf-1:day3");
+  REQUIRE(again.ok());
+  CHECK(*again == *id);
+  CHECK(w.Replies().size() == before + 1);
+  // Another key is another message; a retention outreach from the tenant's own agent.
+  auto agent = w.agents.CreateAgent(w.tenant, "retention_churn", "Cuidado", "{}");
+  REQUIRE(agent.ok());
+  auto retention =
+      w.agents.Outreach(w.tenant, contact, "retention_churn", "retention", "wf-2:day14");
+  REQUIRE(retention.ok());
+  REQUIRE(retention->has_value());
+  CHECK(**retention != **id);
+  replies = w.Replies();
+  REQUIRE(replies.size() == before + 2);
+  CHECK(replies.back().agent_id == agent->id.str());
+  CHECK(Metadata(replies.back()).at("purpose").as_string() == "retention");
+
+  CHECK(w.agents.Outreach(w.tenant, contact, "sales_prospecting", "upsell", "k").status().code() ==
+        core::StatusCode::kInvalidArgument);
+  CHECK(w.agents.Outreach(w.tenant, contact, "astrology", "engagement", "k").status().code() ==
+        core::StatusCode::kInvalidArgument);
+  CHECK(
+      w.agents.Outreach(w.tenant, contact, "sales_prospecting", "engagement", "").status().code() ==
+      core::StatusCode::kInvalidArgument);
+  CHECK(
+      w.agents.Outreach(w.tenant, crm::ContactId("nobody"), "sales_prospecting", "engagement", "k")
+          .status()
+          .code() == core::StatusCode::kNotFound);
+  CHECK(w.Replies().size() == before + 2);
+}
+
+VENTROS_DB_TEST("Agents service: no outreach while a person owns the conversation", "[agents]") {
+  World w(engine);
+  auto first = w.Say("Oi");
+  w.Run();
+  REQUIRE(
+      w.messaging.AssignSession(w.tenant, *first.session_id, "human", std::nullopt, "test").ok());
+  const size_t before = w.Replies().size();
+  auto r = w.agents.Outreach(w.tenant, *first.contact_id, "sales_prospecting", "engagement", "k1");
+  REQUIRE(r.ok());
+  CHECK_FALSE(r->has_value());
+  CHECK(w.Replies().size() == before);
+  // Handed back: the outreach goes out.
+  REQUIRE(w.messaging.AssignSession(w.tenant, *first.session_id, "ai", std::nullopt, "back").ok());
+  r = w.agents.Outreach(w.tenant, *first.contact_id, "sales_prospecting", "engagement", "k1");
+  REQUIRE(r.ok());
+  CHECK(r->has_value());
+  CHECK(w.Replies().size() == before + 1);
+}
+
+VENTROS_DB_TEST(
+    "Agents service: an outreach text that is not grounded or makes an offer is replaced by a "
+    "safe one",
+    "[agents]") {
+  World w(engine);
+  auto first = w.Say("Hi, I would like to know more about your plans please");
+  w.Run();
+  w.model.answer = "Hi Leonardo! Take 40% off if you sign today, deal?";
+  auto r = w.agents.Outreach(w.tenant, *first.contact_id, "sales_prospecting", "engagement", "k");
+  REQUIRE(r.ok());
+  REQUIRE(r->has_value());
+  auto replies = w.Replies();
+  CHECK(replies.back().body.find("40%") == std::string::npos);
+  CHECK(replies.back().body.rfind("Hi, Leonardo! ", 0) == 0);  // English, like the contact
+  // The request: the task in the profile, the memory, a user turn.
+  const auto& req = w.model.last_request;
+  REQUIRE(req.messages.size() == 3);
+  CHECK(req.messages[0].content.find("task: outreach\npurpose: engagement\n") != std::string::npos);
+  CHECK(req.messages[1].content.find("=== RECENT MESSAGES ===") != std::string::npos);
+  CHECK(req.messages[2].role == "user");
+  CHECK(req.tools.empty());
+}
+
+VENTROS_DB_TEST("Agents service: BANT qualification from the memory facts", "[agents]") {
+  World w(engine);
+  auto first = w.Say("Oi");
+  w.Run();
+  const crm::ContactId contact = *first.contact_id;
+  auto none = w.agents.Qualify(w.tenant, contact);
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->is_qualified);
+  CHECK(none->score == 0);
+  CHECK(none->source == "model");
+
+  w.AddFact(contact, "budget_constraint", "Orçamento de R$ 5.000 por mês");
+  w.AddFact(contact, "goal", "Objetivo: automatizar o atendimento");
+  auto q = w.agents.Qualify(w.tenant, contact);
+  REQUIRE(q.ok());
+  CHECK(q->is_qualified);
+  CHECK(q->score == 50);
+  CHECK(q->budget);
+  CHECK(q->need);
+  CHECK_FALSE(q->authority);
+  CHECK_FALSE(q->timeline);
+  CHECK(q->reason.find("Orçamento de R$ 5.000 por mês") != std::string::npos);
+  CHECK(q->source == "model");
+
+  // A hosted model: a valid answer is taken (also inside a Markdown fence) ...
+  w.model.answer =
+      "```json\n{\"is_qualified\":true,\"score\":75,\"budget\":true,\"authority\":true,"
+      "\"need\":true,\"timeline\":false,\"reason\":\"budget and goal known\"}\n```";
+  q = w.agents.Qualify(w.tenant, contact);
+  REQUIRE(q.ok());
+  CHECK(q->score == 75);
+  CHECK(q->authority);
+  CHECK(q->reason == "budget and goal known");
+  CHECK(q->source == "model");
+  CHECK(w.model.last_request.json_output);
+  // ... an invalid one gives way to the rules.
+  for (const std::string bad :
+       {"I think this lead is qualified", "{\"is_qualified\":true,\"score\":140}",
+        "{\"is_qualified\":\"yes\",\"score\":50,\"budget\":true,\"authority\":false,"
+        "\"need\":true,\"timeline\":false,\"reason\":\"\"}",
+        "{\"is_qualified\":true,\"score\":50.5,\"budget\":true,\"authority\":false,"
+        "\"need\":true,\"timeline\":false,\"reason\":\"\"}"}) {
+    INFO(bad);
+    w.model.answer = bad;
+    q = w.agents.Qualify(w.tenant, contact);
+    REQUIRE(q.ok());
+    CHECK(q->source == "rules");
+    CHECK(q->score == 50);
+    CHECK(q->is_qualified);
+  }
+}
+
+VENTROS_DB_TEST(
+    "Agents service: retention check - negative messages put a customer at risk, and so does "
+    "silence",
+    "[agents]") {
+  World w(engine);
+  auto unhappy = w.Say("Estou muito insatisfeito, o suporte é péssimo e horrível", "5511900000001");
+  w.Say("Que decepção, nada funciona, estou irritado", "5511900000001");
+  auto happy = w.Say("Adorei o atendimento, muito obrigado, está ótimo!", "5511900000002");
+  REQUIRE(w.bus.RunUntilIdle("memory.indexer").ok());
+
+  auto risk = w.agents.RetentionCheck(w.tenant, *unhappy.contact_id);
+  REQUIRE(risk.ok());
+  CHECK(risk->at_risk);
+  CHECK(risk->sentiment < -0.2);
+  REQUIRE_FALSE(risk->reasons.empty());
+  CHECK(risk->reasons[0].rfind("average sentiment", 0) == 0);
+
+  auto fine = w.agents.RetentionCheck(w.tenant, *happy.contact_id);
+  REQUIRE(fine.ok());
+  CHECK_FALSE(fine->at_risk);
+  CHECK(fine->sentiment > 0);
+  CHECK(fine->reasons.empty());
+  // Three weeks without a word.
+  w.clock.AdvanceMillis(21LL * 86400000);
+  fine = w.agents.RetentionCheck(w.tenant, *happy.contact_id);
+  REQUIRE(fine.ok());
+  CHECK(fine->at_risk);
+  REQUIRE(fine->reasons.size() == 1);
+  CHECK(fine->reasons[0] == "no interaction for 21 days");
 }
 
 }  // namespace ventros

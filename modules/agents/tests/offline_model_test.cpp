@@ -559,6 +559,169 @@ TEST_CASE("OfflineChatModel: a request without a user message is invalid", "[age
   CHECK(r.status().code() == core::StatusCode::kInvalidArgument);
 }
 
+// A task request (AgentsService::Outreach / Qualify): the task in the profile, the memory, and a
+// user message stating the task when `with_user`.
+llm::ChatRequest TaskRequest(const std::string& task, const std::string& purpose, const Scenario& s,
+                             bool with_user = false) {
+  std::string p = "You write on behalf of Acme.\n\n=== AGENT PROFILE ===\n";
+  p += "agent: Sales (prospecting)\ncategory: sales_prospecting\ncontact_id: 0193c0de\n";
+  p += "task: " + task + "\n";
+  if (!purpose.empty()) p += "purpose: " + purpose + "\n";
+  llm::ChatRequest req;
+  req.messages.push_back(llm::ChatMessage::System(p));
+  req.messages.push_back(llm::ChatMessage::System(Memory(s)));
+  if (with_user) req.messages.push_back(llm::ChatMessage::User("[task: " + task + "] go"));
+  // Offered tools are not called by a task.
+  req.tools.push_back({.name = "handoff_to_human", .description = "", .parameters_json = "{}"});
+  return req;
+}
+
+json::object Answer(const llm::ChatResponse& r) {
+  INFO("answer: " << r.content);
+  json::value v = json::parse(r.content);
+  REQUIRE(v.is_object());
+  return v.as_object();
+}
+
+TEST_CASE(
+    "OfflineChatModel: task outreach greets by first name, quotes one fact and asks - no user "
+    "message needed",
+    "[agents]") {
+  Scenario s;
+  s.recent = {"[2026-11-20 14:03] Contact: \"oi, queria saber dos planos\""};
+  s.facts = {"- [objection] Competitor is 30% cheaper (confidence 0.85)",
+             "- [budget_constraint] Orçamento de até R$ 2.500,00/mês (confidence 0.90)",
+             "- [goal] Objetivo: automatizar o atendimento (confidence 0.80)"};
+  const auto req = TaskRequest("outreach", "engagement", s);
+  const auto r = Complete(req);
+  INFO(r.content);
+  CHECK(r.tool_calls.empty());
+  CHECK(r.finish_reason == "stop");
+  CHECK(r.content.rfind("Oi, Leonardo! ", 0) == 0);
+  CHECK(Has(r.content, "\"Objetivo: automatizar o atendimento\""));
+  CHECK_FALSE(Has(r.content, "2.500"));
+  CHECK(r.content.back() == '?');
+  CHECK(r.usage.completion_tokens == static_cast<int64_t>((Chars(r.content) + 3) / 4));
+  CheckGrounded(req, r);
+  // The user message, when sent (hosted models need one), changes nothing.
+  CHECK(Complete(TaskRequest("outreach", "engagement", s, true)).content == r.content);
+
+  // Without a goal, the budget exactly as the fact says (no number of its own).
+  s.facts = {"- [budget_constraint] Orçamento de até R$ 2.500,00/mês (confidence 0.90)"};
+  const auto req2 = TaskRequest("outreach", "engagement", s);
+  const auto budget = Complete(req2);
+  CHECK(Has(budget.content, "\"Orçamento de até R$ 2.500,00/mês\""));
+  CheckGrounded(req2, budget);
+
+  // Retention asks about a pain point first.
+  s.facts = {"- [goal] Objetivo: vender mais (confidence 0.80)",
+             "- [pain_point] Dor: suporte demora para responder (confidence 0.80)"};
+  const auto retention = Complete(TaskRequest("outreach", "retention", s));
+  CHECK(Has(retention.content, "Dor: suporte demora para responder"));
+  CHECK(retention.content.back() == '?');
+}
+
+TEST_CASE(
+    "OfflineChatModel: task outreach without facts or name is generic, in English for English "
+    "messages",
+    "[agents]") {
+  Scenario s;
+  s.name = "";
+  s.facts = {"- [budget_constraint] Ainda não tem orçamento definido (confidence 0.50)"};
+  s.recent = {"[2026-11-20 14:03] Contact: \"Hi, I would like to know more about your plans\"",
+              "[2026-11-20 14:05] Agent: \"Olá! Claro, posso te ajudar\""};
+  const auto req = TaskRequest("outreach", "engagement", s);
+  const auto r = Complete(req);
+  INFO(r.content);
+  CHECK(r.content.rfind("Hi! ", 0) == 0);
+  CHECK_FALSE(Has(r.content, "budget"));
+  CHECK_FALSE(Has(r.content, "orçamento"));
+  CHECK(r.content.back() == '?');
+  CheckGrounded(req, r);
+  const auto retention = Complete(TaskRequest("outreach", "retention", s));
+  CHECK(Has(retention.content, "your experience with us"));
+  // No contact messages: Portuguese.
+  s.recent = {};
+  CHECK(Complete(TaskRequest("outreach", "retention", s)).content.rfind("Oi! Tudo bem?", 0) == 0);
+}
+
+TEST_CASE("OfflineChatModel: task qualify answers BANT as JSON by the rules", "[agents]") {
+  Scenario s;
+  s.facts = {"- [budget_constraint] Orçamento de R$ 5.000 por mês (confidence 0.90)",
+             "- [goal] Objetivo: automatizar o atendimento (confidence 0.80)"};
+  auto r = Complete(TaskRequest("qualify", "", s));
+  CHECK(r.tool_calls.empty());
+  json::object a = Answer(r);
+  CHECK(a.at("is_qualified").as_bool());
+  CHECK(a.at("score").as_int64() == 50);
+  CHECK(a.at("budget").as_bool());
+  CHECK_FALSE(a.at("authority").as_bool());
+  CHECK(a.at("need").as_bool());
+  CHECK_FALSE(a.at("timeline").as_bool());
+  CHECK(Has(std::string(a.at("reason").as_string()), "Orçamento de R$ 5.000 por mês"));
+  CHECK(Has(std::string(a.at("reason").as_string()), "missing authority and timeline"));
+
+  s.facts = {"- [personal_info] Cargo: diretor comercial (confidence 0.80)",
+             "- [constraint] Prazo: fim do mês (confidence 0.80)",
+             "- [constraint] Depende de aprovação: sócio (confidence 0.80)",
+             "- [pain_point] Dor: perde leads no WhatsApp (confidence 0.80)"};
+  a = Answer(Complete(TaskRequest("qualify", "", s)));
+  CHECK(a.at("score").as_int64() == 75);
+  CHECK_FALSE(a.at("is_qualified").as_bool());  // no budget
+  CHECK(a.at("authority").as_bool());
+  CHECK(a.at("timeline").as_bool());
+
+  s.facts = {};
+  a = Answer(Complete(TaskRequest("qualify", "", s)));
+  CHECK(a.at("score").as_int64() == 0);
+  CHECK_FALSE(a.at("is_qualified").as_bool());
+  CHECK(a.size() == 7);
+}
+
+TEST_CASE("QualifyByRules: each BANT element from its facts", "[agents]") {
+  const auto score = [](std::vector<BantFact> facts) { return QualifyByRules(facts); };
+  CHECK(score({}).score == 0);
+  CHECK(score({}).reason == "BANT 0/4: nothing known of budget, authority, need and timeline");
+  // A budget that is not there is no budget.
+  CHECK_FALSE(score({{"budget_constraint", "Ainda não tem orçamento definido"}}).budget);
+  CHECK_FALSE(score({{"budget_constraint", "Has no defined budget yet"}}).budget);
+  CHECK(score({{"budget_constraint", "Budget of up to $3,000"}}).budget);
+  // Authority: a role or a decision maker, in personal or business facts only.
+  CHECK(score({{"personal_info", "Role: head of sales"}}).authority);
+  CHECK(score({{"business_info", "Sou o dono da empresa"}}).authority);
+  CHECK_FALSE(score({{"personal_info", "Não sou o decisor"}}).authority);
+  CHECK_FALSE(score({{"personal_info", "Nome: Leonardo"}}).authority);
+  CHECK_FALSE(score({{"goal", "Cargo: gerente"}}).authority);
+  // Need: pains, goals, preferences.
+  CHECK(score({{"preference", "Canal preferido: WhatsApp"}}).need);
+  // Timeline: a constraint with a deadline or timing, not any constraint.
+  CHECK(score({{"constraint", "Tem urgência"}}).timeline);
+  CHECK(score({{"constraint", "Deadline: March 31"}}).timeline);
+  CHECK_FALSE(score({{"constraint", "Precisa integrar com SAP"}}).timeline);
+  // Qualified: 50 or more with a budget.
+  const BantScore all = score({{"budget_constraint", "Orçamento de R$ 5.000"},
+                               {"personal_info", "Cargo: CEO"},
+                               {"goal", "Objetivo: vender mais"},
+                               {"constraint", "Prazo: até março"}});
+  CHECK(all.score == 100);
+  CHECK(all.is_qualified);
+  CHECK(all.reason.rfind("BANT 4/4: budget: \"Orçamento de R$ 5.000\"; authority: ", 0) == 0);
+  CHECK_FALSE(
+      score({{"goal", "Objetivo: vender mais"}, {"personal_info", "Cargo: CEO"}}).is_qualified);
+  CHECK(score({{"budget_constraint", "Orçamento de R$ 5.000"}}).score == 25);
+  CHECK_FALSE(score({{"budget_constraint", "Orçamento de R$ 5.000"}}).is_qualified);
+}
+
+TEST_CASE("OfflineChatModel: a normal turn still needs a user message - an unknown task is none",
+          "[agents]") {
+  OfflineChatModel model;
+  llm::ChatRequest req = TaskRequest("dance", "", Scenario{});
+  auto r = model.Complete(req);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == core::StatusCode::kInvalidArgument);
+  CHECK(model.Complete(TaskRequest("outreach", "engagement", Scenario{})).ok());
+}
+
 TEST_CASE("DetectLanguage: Portuguese or English, Portuguese when unsure", "[agents]") {
   CHECK(DetectLanguage("Quero cancelar minha conta, muito caro") == "pt");
   CHECK(DetectLanguage("não funciona") == "pt");

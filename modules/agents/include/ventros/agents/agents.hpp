@@ -145,6 +145,57 @@ class AgentsService {
   // cancelled instead. Returns how many were sent.
   Result<int> SendDueFollowups();
 
+  // Jobs for workflows (activities; src/outreach.cpp). Outreach and Qualify send the model a
+  // task request (offline_model.hpp): a system message with the task's instruction (outreach: after
+  // the specialist's own) and an AGENT PROFILE with `task: outreach | qualify`, the memory context,
+  // and a user message stating the task; no tools. Thread-safe, like the rest of the service.
+
+  // A memory-aware first-contact or follow-up message from the specialist of `category` (the
+  // tenant's agent for it, else the template) to a contact, through the normal outbound path
+  // (message.send_requested, source "bot"; metadata {agent_category, purpose, idempotency_key,
+  // trace_id}). `purpose`: "engagement" (a lead that has not engaged) or "retention" (a customer
+  // at risk). The text must pass the groundedness check against the memory context and state no
+  // offer, else a safe generic text is sent. Idempotent by `idempotency_key`: when an outbound
+  // message of the contact carries the key in its metadata, its id is returned and nothing is
+  // sent (one attempt at a time per key, as a workflow runs its activities; two concurrent calls
+  // with one key may both send). Returns the message id, or nullopt (nothing sent) when a human
+  // owns one of the contact's active sessions. InvalidArgument for an unknown category or
+  // purpose or a key that is empty or longer than 200; NotFound for an unknown contact; the
+  // model's errors other than a blocked answer (the activity retries).
+  Result<std::optional<std::string>> Outreach(const crm::TenantId& tenant,
+                                              const crm::ContactId& contact,
+                                              const std::string& category,
+                                              const std::string& purpose,
+                                              const std::string& idempotency_key);
+
+  struct Qualification {
+    bool is_qualified = false;
+    int score = 0;  // 0..100
+    bool budget = false, authority = false, need = false, timeline = false;
+    std::string reason;
+    std::string source;  // "model", or "rules" when the model's answer was invalid
+  };
+  // BANT qualification of a lead from its memory (facts: budget_constraint -> budget;
+  // business_info / personal_info with a role or decision maker -> authority; pain_point / goal /
+  // preference -> need; constraint with a deadline or timing -> timeline; 25 points each,
+  // qualified at 50 with a budget: QualifyByRules), by the model with a JSON-output request
+  // (the offline model answers by the rules). A hosted model's answer is validated (a JSON object
+  // with booleans is_qualified, budget, authority, need, timeline, an integer score 0..100, a
+  // string reason) and replaced by the rules when invalid or blocked. An unavailable model is an
+  // error (the activity retries).
+  Result<Qualification> Qualify(const crm::TenantId& tenant, const crm::ContactId& contact);
+
+  // At-risk check for retention, from the memory, without the model: each of an average
+  // sentiment below -0.2, a worsening sentiment trend, an active objection, and more than 14 days
+  // since the last interaction is a reason; at risk with any reason. `sentiment` is the average
+  // sentiment of the contact's messages (0 when none).
+  struct RetentionRisk {
+    bool at_risk = false;
+    std::vector<std::string> reasons;
+    double sentiment = 0;
+  };
+  Result<RetentionRisk> RetentionCheck(const crm::TenantId& tenant, const crm::ContactId& contact);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

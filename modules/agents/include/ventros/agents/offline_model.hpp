@@ -39,10 +39,23 @@
 //   - sales_prospecting: a stated intent to buy -> move_pipeline_stage {stage: "negotiation"};
 //   - otherwise, or once tool results are in: a text reply built only from the context, the
 //     profile and the tool results (never a number that is not in them).
+// Tasks: a request whose AGENT PROFILE carries a line `task: outreach` or `task: qualify` is no
+// turn of a conversation but one job, for a workflow activity (AgentsService::Outreach and
+// Qualify). Its profile holds agent, category, contact_id, task and, for outreach,
+// `purpose: engagement | retention` (a lead that has not engaged, a customer at risk); it may
+// carry a user message stating the task (hosted models need a user turn), which the offline model
+// ignores, and no user message is required. No tool is called. Other values of `task` are no task.
+//   - outreach: a short WhatsApp message in the contact's language (Portuguese, or English when
+//     the contact's messages in RECENT MESSAGES read as English), greeting by first name,
+//     quoting one fact as written (goal, pain point or budget; for retention a pain point first)
+//     when there is one, ending with a question; no number that is not in the context.
+//   - qualify: a JSON object {"is_qualified","score","budget","authority","need","timeline",
+//     "reason"} by the rules of QualifyByRules over the MEMORY FACTS.
 // Usage counts tokens as ceil(characters / 4), deterministic.
 //
 // Thread-safety: stateless; Complete may be called from any thread.
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -53,12 +66,32 @@ namespace ventros::agents {
 class OfflineChatModel : public llm::ChatModel {
  public:
   std::string name() const override { return "offline/rules-v1"; }
-  // InvalidArgument for a request without messages or without a user message; never fails
-  // otherwise.
+  // InvalidArgument for a request without messages, or without a user message when it states no
+  // task; never fails otherwise.
   llm::Result<llm::ChatResponse> Complete(const llm::ChatRequest& request) override;
 };
 
 // "pt" or "en": the language of a customer's text (stop words and accents); "pt" when unsure.
 std::string DetectLanguage(std::string_view text);
+
+// A memory fact as the rules read it: its type and its text ("budget_constraint", "Orçamento de
+// R$ 5.000 por mês").
+struct BantFact {
+  std::string type, text;
+};
+struct BantScore {
+  bool is_qualified = false;
+  int score = 0;  // 25 per element present
+  bool budget = false, authority = false, need = false, timeline = false;
+  std::string reason;  // which facts gave which element, and what is missing
+};
+// BANT lead qualification by rules: budget from a budget_constraint that states one (not "Ainda
+// não tem orçamento definido"); authority from personal_info / business_info naming a role or a
+// decision maker (cargo, role, decisor, dono, owner, CEO, diretor, gerente, ...; not negated);
+// need from a pain_point, goal or preference; timeline from a constraint with a deadline or
+// timing (prazo, deadline, urgência, até, by, mês, week, ...). Qualified when score >= 50 and a
+// budget is known. The offline model's `task: qualify` answers with this; AgentsService::Qualify
+// falls back to it when a hosted model's answer is invalid.
+BantScore QualifyByRules(std::span<const BantFact> facts);
 
 }  // namespace ventros::agents
