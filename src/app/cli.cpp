@@ -27,6 +27,9 @@
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
 #include "ventros/memory/memory.hpp"
+#include "ventros/workflows/api.hpp"
+#include "ventros/workflows/builtin.hpp"
+#include "ventros/workflows/engine.hpp"
 
 namespace ventros::app {
 
@@ -478,6 +481,100 @@ class Cli {
         "Examples:\n  ventros demo\n  ventros demo --text \"Meu sistema está com erro 500\"\n"
         "Needs no network: a fake WAHA on loopback receives the reply.");
     demo->callback([&] { action = [&] { return RunDemo(demo_options, out_, err_); }; });
+
+    // workflow
+    auto* workflow = app.add_subcommand("workflow",
+                                        "Durable workflows: list, show, start, "
+                                        "signal, cancel, triggers");
+    workflow->require_subcommand(1);
+    workflow->footer(
+        "Examples:\n  ventros workflow list --tenant 0193a5c4-... --status running\n"
+        "  ventros workflow start --tenant 0193a5c4-... --type customer_onboarding --input "
+        "'{\"contact_id\":\"0193a5d0-...\",\"plan\":\"pro\"}'\n"
+        "  ventros workflow trigger --tenant 0193a5c4-... --type lead_nurturing --enable");
+    CommonFlags wf_flags;
+    std::string wf_tenant, wf_type, wf_status, wf_id, wf_input, wf_name, wf_payload;
+    int wf_limit = 50;
+    bool wf_json = false, wf_enable = false, wf_disable = false;
+    auto* wf_list = workflow->add_subcommand("list", "List workflows (newest first)");
+    AddCommon(wf_list, wf_flags);
+    wf_list->add_option("--tenant", wf_tenant, "Tenant id")->required();
+    wf_list->add_option("--type", wf_type, "Only this type (lead_nurturing, customer_onboarding)");
+    wf_list->add_option("--status", wf_status, "running, completed, failed or cancelled");
+    wf_list->add_option("--limit", wf_limit, "At most this many (1-500)")
+        ->check(CLI::Range(1, 500));
+    wf_list->add_flag("--json", wf_json, "Print JSON");
+    wf_list->footer(
+        "Example:\n  ventros workflow list --tenant 0193a5c4-... --type lead_nurturing");
+    wf_list->callback([&] {
+      action = [&] {
+        return WorkflowList(wf_flags, wf_tenant, wf_type, wf_status, wf_limit, wf_json);
+      };
+    });
+    auto* wf_show = workflow->add_subcommand("show", "A workflow's state (the query) and history");
+    AddCommon(wf_show, wf_flags);
+    wf_show->add_option("--tenant", wf_tenant, "Tenant id")->required();
+    wf_show->add_option("ID", wf_id, "Workflow id (or run id)")->required();
+    wf_show->add_flag("--json", wf_json, "Print JSON");
+    wf_show->footer(
+        "Example:\n  ventros workflow show --tenant 0193a5c4-... "
+        "lead_nurturing:0193a5d0-...");
+    wf_show->callback(
+        [&] { action = [&] { return WorkflowShow(wf_flags, wf_tenant, wf_id, wf_json); }; });
+    auto* wf_start =
+        workflow->add_subcommand("start", "Start a workflow (a running server runs it)");
+    AddCommon(wf_start, wf_flags);
+    wf_start->add_option("--tenant", wf_tenant, "Tenant id")->required();
+    wf_start->add_option("--type", wf_type, "Workflow type")->required();
+    wf_start->add_option("--input", wf_input, "Input, a JSON object");
+    wf_start->add_option("--id", wf_id, "Workflow id (default: a new id)");
+    wf_start->add_flag("--json", wf_json, "Print JSON");
+    wf_start->footer(
+        "Example:\n  ventros workflow start --tenant 0193a5c4-... --type "
+        "lead_nurturing --input '{\"contact_id\":\"0193a5d0-...\"}' --id "
+        "lead_nurturing:0193a5d0-...");
+    wf_start->callback([&] {
+      action = [&] {
+        return WorkflowStart(wf_flags, wf_tenant, wf_type, wf_input, wf_id, wf_json);
+      };
+    });
+    auto* wf_signal = workflow->add_subcommand("signal", "Send a signal to a running workflow");
+    AddCommon(wf_signal, wf_flags);
+    wf_signal->add_option("--tenant", wf_tenant, "Tenant id")->required();
+    wf_signal->add_option("ID", wf_id, "Workflow id")->required();
+    wf_signal->add_option("--name", wf_name, "Signal name, e.g. contact_replied")->required();
+    wf_signal->add_option("--payload", wf_payload, "Payload, JSON (default null)");
+    wf_signal->footer(
+        "Example:\n  ventros workflow signal --tenant 0193a5c4-... "
+        "lead_nurturing:0193a5d0-... --name contact_replied --payload "
+        "'{\"reply\":true}'");
+    wf_signal->callback([&] {
+      action = [&] { return WorkflowSignal(wf_flags, wf_tenant, wf_id, wf_name, wf_payload); };
+    });
+    auto* wf_cancel = workflow->add_subcommand("cancel",
+                                               "Cancel a running workflow "
+                                               "(compensations run first)");
+    AddCommon(wf_cancel, wf_flags);
+    wf_cancel->add_option("--tenant", wf_tenant, "Tenant id")->required();
+    wf_cancel->add_option("ID", wf_id, "Workflow id")->required();
+    wf_cancel->footer(
+        "Example:\n  ventros workflow cancel --tenant 0193a5c4-... "
+        "customer_onboarding:0193a5e1-...");
+    wf_cancel->callback(
+        [&] { action = [&] { return WorkflowCancel(wf_flags, wf_tenant, wf_id); }; });
+    auto* wf_trigger = workflow->add_subcommand(
+        "trigger", "Start lead nurturing on every new contact of a tenant (or stop)");
+    AddCommon(wf_trigger, wf_flags);
+    wf_trigger->add_option("--tenant", wf_tenant, "Tenant id")->required();
+    wf_trigger->add_option("--type", wf_type, "Workflow type (lead_nurturing)")->required();
+    wf_trigger->add_flag("--enable", wf_enable, "Start it on contact.created");
+    wf_trigger->add_flag("--disable", wf_disable, "Stop starting it");
+    wf_trigger->footer(
+        "Example:\n  ventros workflow trigger --tenant 0193a5c4-... --type "
+        "lead_nurturing --enable");
+    wf_trigger->callback([&] {
+      action = [&] { return WorkflowTrigger(wf_flags, wf_tenant, wf_type, wf_enable, wf_disable); };
+    });
 
     // events
     auto* events = app.add_subcommand("events", "Inspect the event outbox and dead letters");
@@ -1013,6 +1110,114 @@ class Cli {
       out_ << fmt::format("{:<36}  {:<18}  {:<8}  {}\n", ag.id.str(), ag.category,
                           ag.enabled ? "yes" : "no", ag.name);
     }
+    return kExitOk;
+  }
+
+  // The engine with the built-in definitions, without workers (a running server runs them).
+  struct WorkflowsCtx {
+    std::unique_ptr<Ctx> ctx;
+    std::unique_ptr<workflows::Engine> engine;
+  };
+  core::Result<WorkflowsCtx> OpenWorkflows(const CommonFlags& flags, const std::string& tenant) {
+    WorkflowsCtx w;
+    VENTROS_ASSIGN_OR_RETURN(w.ctx, Open(flags, tenant));
+    w.engine = std::make_unique<workflows::Engine>(*w.ctx->db, w.ctx->clock, core::NullLogger());
+    w.engine->Register(workflows::LeadNurturing());
+    w.engine->Register(workflows::CustomerOnboarding());
+    return w;
+  }
+
+  int WorkflowList(const CommonFlags& flags, const std::string& tenant, const std::string& type,
+                   const std::string& status, int limit, bool json) {
+    auto w = OpenWorkflows(flags, tenant);
+    if (!w.ok()) return Fail(w.status());
+    auto list = w->engine->List(tenant, type.empty() ? std::nullopt : std::optional(type),
+                                status.empty() ? std::nullopt : std::optional(status), limit);
+    if (!list.ok()) return Fail(list.status());
+    if (json) {
+      out_ << ItemsJson(*list, [](const auto& x) { return workflows::WorkflowJson(x, false); })
+           << "\n";
+      return kExitOk;
+    }
+    out_ << fmt::format("{:<52}  {:<20}  {:<10}  {:<18}  {}\n", "ID", "TYPE", "STATUS", "STEP",
+                        "WAITING FOR");
+    for (const auto& x : *list) {
+      out_ << fmt::format("{:<52}  {:<20}  {:<10}  {:<18}  {}\n", x.id, x.type, x.status, x.step,
+                          x.waiting_for.empty() ? "-" : x.waiting_for);
+    }
+    return kExitOk;
+  }
+
+  int WorkflowShow(const CommonFlags& flags, const std::string& tenant, const std::string& id,
+                   bool json) {
+    auto w = OpenWorkflows(flags, tenant);
+    if (!w.ok()) return Fail(w.status());
+    auto x = w->engine->Get(tenant, id);
+    if (!x.ok()) return Fail(x.status());
+    if (json) {
+      out_ << workflows::WorkflowJson(*x, true) << "\n";
+      return kExitOk;
+    }
+    out_ << fmt::format("{} ({}, run {})\nstatus {} · step {}{}\nstate {}\n", x->id, x->type,
+                        x->run_id, x->status, x->step,
+                        x->waiting_for.empty() ? "" : " · waiting for " + x->waiting_for, x->state);
+    if (!x->error.empty()) out_ << "error " << x->error << "\n";
+    out_ << "history:\n";
+    for (const auto& h : x->history) {
+      out_ << fmt::format("  {:>3}  {}  {:<24} {}\n", h.seq, core::FormatTimestamp(h.at), h.kind,
+                          h.detail);
+    }
+    return kExitOk;
+  }
+
+  int WorkflowStart(const CommonFlags& flags, const std::string& tenant, const std::string& type,
+                    const std::string& input, const std::string& id, bool json) {
+    auto w = OpenWorkflows(flags, tenant);
+    if (!w.ok()) return Fail(w.status());
+    auto x = w->engine->StartWorkflow(tenant, type, input.empty() ? "{}" : input,
+                                      id.empty() ? std::nullopt : std::optional(id));
+    if (!x.ok()) return Fail(x.status());
+    if (json) {
+      out_ << workflows::WorkflowJson(*x, false) << "\n";
+    } else {
+      out_ << fmt::format("Started {} {} (run {}); a running server advances it.\n", x->type, x->id,
+                          x->run_id);
+    }
+    return kExitOk;
+  }
+
+  int WorkflowSignal(const CommonFlags& flags, const std::string& tenant, const std::string& id,
+                     const std::string& name, const std::string& payload) {
+    auto w = OpenWorkflows(flags, tenant);
+    if (!w.ok()) return Fail(w.status());
+    if (auto st = w->engine->Signal(tenant, id, name, payload.empty() ? "null" : payload);
+        !st.ok()) {
+      return Fail(st);
+    }
+    out_ << fmt::format("Signal {} sent to {}.\n", name, id);
+    return kExitOk;
+  }
+
+  int WorkflowCancel(const CommonFlags& flags, const std::string& tenant, const std::string& id) {
+    auto w = OpenWorkflows(flags, tenant);
+    if (!w.ok()) return Fail(w.status());
+    if (auto st = w->engine->Cancel(tenant, id); !st.ok()) return Fail(st);
+    out_ << fmt::format("Cancellation of {} requested; its compensations run first.\n", id);
+    return kExitOk;
+  }
+
+  int WorkflowTrigger(const CommonFlags& flags, const std::string& tenant, const std::string& type,
+                      bool enable, bool disable) {
+    if (enable == disable) {
+      err_ << "error: give one of --enable and --disable\n";
+      return kExitUsage;
+    }
+    auto ctx = Open(flags, tenant);
+    if (!ctx.ok()) return Fail(ctx.status());
+    workflows::Triggers triggers(*(*ctx)->db, (*ctx)->clock);
+    if (auto st = triggers.Set(tenant, type, enable); !st.ok()) return Fail(st);
+    out_ << fmt::format("{} {} on new contacts of tenant {}.\n", type,
+                        enable ? "starts" : "no longer starts", tenant);
     return kExitOk;
   }
 

@@ -125,7 +125,14 @@ TEST_CASE("CLI: every verb has --help with an example", "[cli]") {
                                                  {"agent", "templates"},
                                                  {"agent", "create"},
                                                  {"agent", "list"},
-                                                 {"demo"}};
+                                                 {"demo"},
+                                                 {"workflow"},
+                                                 {"workflow", "list"},
+                                                 {"workflow", "show"},
+                                                 {"workflow", "start"},
+                                                 {"workflow", "signal"},
+                                                 {"workflow", "cancel"},
+                                                 {"workflow", "trigger"}};
   for (auto verb : verbs) {
     verb.push_back("--help");
     auto r = Run(verb);
@@ -413,4 +420,47 @@ TEST_CASE("CLI: demo answers Leonardo through the fake WAHA with a retention off
   CHECK_THAT(demo.out, Catch::Contains("guardrail offer_limits: passed"));
   CHECK_THAT(demo.out, Catch::Contains("30% de desconto por 3 meses"));
   CHECK_THAT(demo.out, Catch::Contains("chatId: 5511987654321@c.us"));
+}
+
+VENTROS_DB_TEST("CLI: workflow start, list, show, signal, cancel and trigger", "[cli][workflows]") {
+  TestDb db(engine);
+  auto created = Run({"tenant", "create", "Acme", "--db", db.url(), "--json"});
+  REQUIRE(created.code == 0);
+  std::string tenant(ParseJson(created.out).at("tenant").at("id").as_string());
+  auto started =
+      Run({"workflow", "start", "--tenant", tenant, "--type", "lead_nurturing", "--input",
+           R"({"contact_id":"c1"})", "--id", "ln-c1", "--json", "--db", db.url()});
+  REQUIRE(started.code == 0);
+  CHECK(ParseJson(started.out).at("status").as_string() == "running");
+  auto dup = Run({"workflow", "start", "--tenant", tenant, "--type", "lead_nurturing", "--input",
+                  R"({"contact_id":"c1"})", "--id", "ln-c1", "--db", db.url()});
+  CHECK(dup.code == 1);
+  CHECK_THAT(dup.err, Catch::Contains("already running"));
+  auto unknown = Run({"workflow", "start", "--tenant", tenant, "--type", "nope", "--db", db.url()});
+  CHECK(unknown.code == 1);
+  CHECK_THAT(unknown.err, Catch::Contains("lead_nurturing"));
+  auto list = Run({"workflow", "list", "--tenant", tenant, "--db", db.url()});
+  REQUIRE(list.code == 0);
+  CHECK_THAT(list.out, Catch::Contains("ln-c1"));
+  auto signal = Run({"workflow", "signal", "--tenant", tenant, "ln-c1", "--name", "contact_replied",
+                     "--payload", R"({"reply":true})", "--db", db.url()});
+  CHECK(signal.code == 0);
+  auto bad = Run({"workflow", "signal", "--tenant", tenant, "ln-c1", "--name", "x", "--payload",
+                  "{nope", "--db", db.url()});
+  CHECK(bad.code == 1);
+  auto cancel = Run({"workflow", "cancel", "--tenant", tenant, "ln-c1", "--db", db.url()});
+  CHECK(cancel.code == 0);
+  auto show = Run({"workflow", "show", "--tenant", tenant, "ln-c1", "--json", "--db", db.url()});
+  REQUIRE(show.code == 0);
+  CHECK(ParseJson(show.out).at("history").as_array().size() >= 1);
+  CHECK(Run({"workflow", "show", "--tenant", tenant, "nope", "--db", db.url()}).code == 1);
+  CHECK(Run({"workflow", "trigger", "--tenant", tenant, "--type", "lead_nurturing", "--enable",
+             "--db", db.url()})
+            .code == 0);
+  CHECK(
+      Run({"workflow", "trigger", "--tenant", tenant, "--type", "lead_nurturing", "--db", db.url()})
+          .code == 2);
+  CHECK(Run({"workflow", "trigger", "--tenant", tenant, "--type", "onboarding", "--enable", "--db",
+             db.url()})
+            .code == 1);
 }
