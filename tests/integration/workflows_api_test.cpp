@@ -240,7 +240,7 @@ VENTROS_DB_TEST(
   CHECK(f.s.Call("POST", "/v1/workflows/" + wf + "/cancel", f.s.admin_key()).status == 404);
 }
 
-VENTROS_DB_TEST("Workflows API: start, signal and bad input; another tenant sees nothing",
+VENTROS_DB_TEST("Workflows API: start, signal and bad input - another tenant sees nothing",
                 "[api][workflows]") {
   Fixture f(engine);
   const std::string admin = f.s.admin_key();

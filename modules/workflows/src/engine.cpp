@@ -328,6 +328,11 @@ struct Engine::Impl {
     r.wake_at = 0;
     r.pending = json::object{{"kind", "closed"}};
     r.Record(status, json::object{{"result", ParseValue(r.result)}, {"error", r.error}});
+    // Signals that arrived after the last drain: nobody will take them.
+    VENTROS_ASSIGN_OR_RETURN(
+        auto dropped,
+        conn.Query("DELETE FROM workflow_signals WHERE run_id = $1", {DbValue(r.run_id)}));
+    (void)dropped;
     Count("ventros_workflows_closed_total", "Workflows closed, by type", r.type);
     if (metrics) {
       metrics
@@ -382,7 +387,8 @@ struct Engine::Impl {
     if (!r.compensations.empty()) {
       r.Record("compensating",
                json::object{{"compensations", r.compensations.size()}, {"because", final_status}});
-      r.pending = json::object{{"kind", "compensate"}, {"final", final_status}, {"attempt", 1}};
+      r.pending = json::object{
+          {"kind", "compensate"}, {"final", final_status}, {"attempt", 1}, {"due_at", now}};
       r.wake_at = now;
       return Status::Ok();
     }
@@ -399,7 +405,8 @@ struct Engine::Impl {
         json::object p{{"kind", "activity"}, {"name", cmd.name},
                        {"input", cmd.input}, {"options", OptionsJson(cmd.options)},
                        {"attempt", 1},       {"key", key},
-                       {"next", cmd.next},   {"scheduled_at", now}};
+                       {"next", cmd.next},   {"scheduled_at", now},
+                       {"due_at", now}};
         if (cmd.compensation) {
           p["compensation"] = json::object{{"activity", cmd.compensation->activity},
                                            {"input", cmd.compensation->input}};
@@ -413,8 +420,8 @@ struct Engine::Impl {
       case K::kSleep:
         r.Record("timer_started", json::object{{"duration_ms", cmd.duration.count()},
                                                {"fires_at", now + cmd.duration.count()}});
-        r.pending = json::object{{"kind", "timer"}, {"next", cmd.next}};
         r.wake_at = std::max<int64_t>(now + cmd.duration.count(), 1);
+        r.pending = json::object{{"kind", "timer"}, {"next", cmd.next}, {"due_at", r.wake_at}};
         return Status::Ok();
       case K::kWaitSignal: {
         auto it = r.inbox.find(cmd.name);
@@ -428,11 +435,12 @@ struct Engine::Impl {
           r.wake_at = now;
           return Status::Ok();
         }
+        r.wake_at = cmd.duration.count() > 0 ? now + cmd.duration.count() : 0;
         r.pending = json::object{{"kind", "signal"},
                                  {"name", cmd.name},
                                  {"next", cmd.next},
-                                 {"on_timeout", cmd.on_timeout}};
-        r.wake_at = cmd.duration.count() > 0 ? now + cmd.duration.count() : 0;
+                                 {"on_timeout", cmd.on_timeout.empty() ? cmd.next : cmd.on_timeout},
+                                 {"due_at", r.wake_at}};
         return Status::Ok();
       }
       case K::kGoto:
@@ -444,6 +452,15 @@ struct Engine::Impl {
         if (!def) return FailRun(conn, r, "unknown_child", cmd.name, "failed");
         std::string child_id =
             cmd.child_id.value_or(fmt::format("{}:{}:{}", r.id, cmd.name, r.history_seq + 1));
+        // An id in use would break the insert (and, on PostgreSQL, the transaction) on every pass.
+        VENTROS_ASSIGN_OR_RETURN(
+            auto taken, conn.Query("SELECT run_id FROM workflows WHERE tenant_id = $1 AND id = $2 "
+                                   "AND status = 'running'",
+                                   {DbValue(r.tenant_id), DbValue(child_id)}));
+        if (!taken.empty()) {
+          return FailRun(conn, r, "child_already_running",
+                         fmt::format("a workflow {} is already running", child_id), "failed");
+        }
         std::string child_run = core::NewUuidV7(clock);
         json::object state =
             cmd.input.is_object() ? cmd.input.as_object() : json::object{{"input", cmd.input}};
@@ -477,7 +494,8 @@ struct Engine::Impl {
         r.pending = json::object{{"kind", "child"},
                                  {"child_id", child_id},
                                  {"child_run_id", child_run},
-                                 {"next", cmd.next}};
+                                 {"next", cmd.next},
+                                 {"due_at", 0}};
         r.wake_at = 0;
         return Status::Ok();
       }
@@ -525,7 +543,8 @@ struct Engine::Impl {
   };
 
   // One transaction: signals, cancel, then the in-database work of the pending command (a step,
-  // a timer, a timeout). Returns what is left to do outside.
+  // a timer, a timeout). Returns what is left to do outside; the lease is released unless an
+  // activity or a compensation is handed out.
   Result<Outside> AdvanceInside(const std::string& run_id, int* steps) {
     VENTROS_ASSIGN_OR_RETURN(auto conn, db.Acquire());
     VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
@@ -535,17 +554,56 @@ struct Engine::Impl {
     int64_t now = clock.NowMillis();
     VENTROS_RETURN_IF_ERROR(DrainSignals(*conn, r));
     std::string kind = Str(r.pending, "kind");
+    std::string cancel_child;  // a child to cancel with its parent, once this commits
     if (r.cancel_requested && kind != "compensate") {
+      if (kind == "child") cancel_child = Str(r.pending, "child_run_id");
       r.Record("cancel_requested", json::object{});
       VENTROS_RETURN_IF_ERROR(FailRun(*conn, r, "cancelled", "cancelled", "cancelled"));
-      kind = Str(r.pending, "kind");
     }
+    // Signals and cancel requests move wake_at up to now; what the pending command itself waits
+    // for (a timer, a timeout, a retry) is its due_at.
+    if (r.status == "running" && r.pending.contains("due_at")) {
+      r.wake_at = Int(r.pending, "due_at");
+    }
+    auto commit = [&]() -> Status {
+      VENTROS_RETURN_IF_ERROR(tx.Commit());
+      if (cancel_child.empty()) return Status::Ok();
+      VENTROS_ASSIGN_OR_RETURN(
+          auto upd, conn->Query("UPDATE workflows SET cancel_requested = 1, wake_at = CASE WHEN "
+                                "wake_at = 0 OR wake_at > $2 THEN $2 ELSE wake_at END WHERE "
+                                "run_id = $1 AND status = 'running'",
+                                {DbValue(cancel_child), DbValue(now)}));
+      (void)upd;
+      return Status::Ok();
+    };
     for (int i = 0; i < kMaxStepsPerAdvance && r.status == "running"; ++i) {
       kind = Str(r.pending, "kind");
       if (kind == "activity" || kind == "compensate") {
         if (r.wake_at > now) break;  // a retry waits
+        int64_t start_to_close = 0;
+        if (kind == "activity") {
+          const json::object p = r.pending;
+          ActivityOptions opts = OptionsOf(p);
+          if (p.contains("started_at")) {
+            // This attempt was handed out before and its outcome never came back: the worker
+            // died or overran its lease. It counts as a failed attempt.
+            VENTROS_RETURN_IF_ERROR(ActivityFailed(
+                *conn, r, p, static_cast<int>(Int(p, "attempt", 1)), opts,
+                ActivityError{
+                    "timeout",
+                    fmt::format("no outcome within the lease of the worker running "
+                                "attempt {} (started at {})",
+                                Int(p, "attempt", 1), core::FormatTimestamp(Int(p, "started_at")))},
+                now));
+            continue;
+          }
+          r.pending["started_at"] = now;
+          start_to_close = opts.start_to_close.count();
+        }
+        // The lease covers the attempt.
+        r.lease_until = now + options.lease.count() + start_to_close;
         VENTROS_RETURN_IF_ERROR(Save(*conn, r, false));
-        VENTROS_RETURN_IF_ERROR(tx.Commit());
+        VENTROS_RETURN_IF_ERROR(commit());
         return Outside{kind};
       }
       if (kind == "timer") {
@@ -586,6 +644,8 @@ struct Engine::Impl {
         cmd = fn->second(ctx);
       } catch (const std::exception& e) {
         cmd = Command::Fail("step_exception", e.what());
+      } catch (...) {
+        cmd = Command::Fail("step_exception", "a step threw something not a std::exception");
       }
       r.inbox.clear();
       for (auto& [name, queue] : inbox) {
@@ -601,11 +661,10 @@ struct Engine::Impl {
       if (r.status != "running") break;
       if (r.wake_at == 0 || r.wake_at > now) break;
     }
-    bool release = r.status != "running" || r.wake_at == 0 || r.wake_at > now;
-    VENTROS_RETURN_IF_ERROR(Save(*conn, r, release));
-    VENTROS_RETURN_IF_ERROR(tx.Commit());
-    if (release) return Outside{};
-    return Outside{"again"};
+    // Waiting, closed, or out of its step budget (still due: the next pass takes it again).
+    VENTROS_RETURN_IF_ERROR(Save(*conn, r, true));
+    VENTROS_RETURN_IF_ERROR(commit());
+    return Outside{};
   }
 
   static ActivityResult Call(const Activity& fn, const ActivityContext& ctx) {
@@ -613,7 +672,55 @@ struct Engine::Impl {
       return fn(ctx);
     } catch (const std::exception& e) {
       return ActivityError{"exception", e.what()};
+    } catch (...) {
+      return ActivityError{"exception", "the activity threw something not a std::exception"};
     }
+  }
+
+  static ActivityOptions OptionsOf(const json::object& pending) {
+    return pending.contains("options") && pending.at("options").is_object()
+               ? OptionsFrom(pending.at("options").as_object())
+               : ActivityOptions{};
+  }
+
+  // Records a failed attempt of the pending activity `p` of `cur`: a retry after the policy's
+  // delay, or the workflow's failure (compensations first).
+  Status ActivityFailed(core::Connection& conn, Run& cur, const json::object& p, int attempt,
+                        const ActivityOptions& opts, const ActivityError& err, int64_t now) {
+    const std::string name = Str(p, "name");
+    cur.Record("activity_failed", json::object{{"activity", name},
+                                               {"attempt", attempt},
+                                               {"kind", err.kind},
+                                               {"message", err.message}});
+    if (metrics) {
+      metrics
+          ->GetCounter("ventros_workflow_activity_failures_total", "Activity attempts that failed",
+                       {{"activity", name}, {"kind", err.kind}})
+          .Inc();
+    }
+    const auto& non = opts.retry.non_retryable_error_kinds;
+    bool retry = std::find(non.begin(), non.end(), err.kind) == non.end() &&
+                 err.kind != "activity_not_bound";
+    if (opts.retry.maximum_attempts > 0 && attempt >= opts.retry.maximum_attempts) retry = false;
+    int64_t next_at = now + opts.retry.DelayAfter(attempt).count();
+    if (retry && opts.schedule_to_close.count() > 0 &&
+        next_at - Int(p, "scheduled_at") >= opts.schedule_to_close.count()) {
+      return FailRun(
+          conn, cur, "timeout",
+          fmt::format("activity {}: schedule-to-close timeout ({} ms) exceeded after "
+                      "{} attempts; last error: {}: {}",
+                      name, opts.schedule_to_close.count(), attempt, err.kind, err.message),
+          "failed");
+    }
+    if (!retry) {
+      return FailRun(conn, cur, err.kind, fmt::format("activity {}: {}", name, err.message),
+                     "failed");
+    }
+    cur.pending["attempt"] = attempt + 1;
+    cur.pending["due_at"] = next_at;
+    cur.pending.erase("started_at");
+    cur.wake_at = next_at;
+    return Status::Ok();
   }
 
   // Runs the pending activity attempt, then records its outcome.
@@ -622,15 +729,16 @@ struct Engine::Impl {
     {
       VENTROS_ASSIGN_OR_RETURN(auto conn, db.Acquire());
       VENTROS_ASSIGN_OR_RETURN(auto loaded, Load(*conn, run_id));
-      if (!loaded || loaded->status != "running") return Status::Ok();
+      if (!loaded || loaded->status != "running" || Str(loaded->pending, "kind") != "activity" ||
+          loaded->lease_owner != owner) {
+        return Status::Ok();
+      }
       r = std::move(*loaded);
     }
     const json::object p = r.pending;
     const std::string name = Str(p, "name"), key = Str(p, "key");
     const int attempt = static_cast<int>(Int(p, "attempt", 1));
-    ActivityOptions opts = p.contains("options") && p.at("options").is_object()
-                               ? OptionsFrom(p.at("options").as_object())
-                               : ActivityOptions{};
+    const ActivityOptions opts = OptionsOf(p);
     int64_t now = clock.NowMillis();
     ActivityContext ctx;
     ctx.tenant_id = r.tenant_id;
@@ -641,29 +749,22 @@ struct Engine::Impl {
     ctx.attempt = attempt;
     ctx.input = p.contains("input") ? p.at("input") : json::value(nullptr);
     if (opts.start_to_close.count() > 0) ctx.deadline_ms = now + opts.start_to_close.count();
-    if (opts.start_to_close.count() > options.lease.count() / 2) {
-      // The lease covers the attempt.
-      VENTROS_ASSIGN_OR_RETURN(auto conn, db.Acquire());
-      VENTROS_ASSIGN_OR_RETURN(
-          auto ext, conn->Query("UPDATE workflows SET lease_until = $2 WHERE run_id = $1 AND "
-                                "lease_owner = $3",
-                                {DbValue(run_id),
-                                 DbValue(now + opts.start_to_close.count() + options.lease.count()),
-                                 DbValue(owner)}));
-      (void)ext;
+    if (opts.schedule_to_close.count() > 0) {
+      int64_t all = Int(p, "scheduled_at") + opts.schedule_to_close.count();
+      ctx.deadline_ms = ctx.deadline_ms > 0 ? std::min(ctx.deadline_ms, all) : all;
     }
     ActivityResult outcome;
     auto fn = FindActivity(name);
-    auto started = std::chrono::steady_clock::now();
+    // The injected clock measures the attempt, so tests can make one overrun.
+    const int64_t started_us = clock.MonotonicMicros();
     if (!fn) {
       outcome = ActivityError{"activity_not_bound", "no activity named '" + name + "'"};
     } else {
       outcome = Call(*fn, ctx);
     }
-    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - started);
+    const int64_t took_ms = (clock.MonotonicMicros() - started_us) / 1000;
     if (std::holds_alternative<json::value>(outcome) && opts.start_to_close.count() > 0 &&
-        took > opts.start_to_close) {
+        took_ms > opts.start_to_close.count()) {
       outcome = ActivityError{"timeout", fmt::format("start-to-close timeout ({} ms) exceeded",
                                                      opts.start_to_close.count())};
     }
@@ -690,35 +791,17 @@ struct Engine::Impl {
       }
       cur.pending = json::object{{"kind", "step"}, {"step", Str(p, "next")}, {"last", *ok}};
       cur.wake_at = now;
-      Count("ventros_workflow_activities_total", "Activity attempts that succeeded", name);
-    } else {
-      const auto& err = std::get<ActivityError>(outcome);
-      cur.Record("activity_failed", json::object{{"activity", name},
-                                                 {"attempt", attempt},
-                                                 {"kind", err.kind},
-                                                 {"message", err.message}});
       if (metrics) {
         metrics
-            ->GetCounter("ventros_workflow_activity_failures_total",
-                         "Activity attempts that failed", {{"activity", name}, {"kind", err.kind}})
+            ->GetCounter("ventros_workflow_activities_total", "Activity attempts that succeeded",
+                         {{"activity", name}})
             .Inc();
       }
-      const auto& non = opts.retry.non_retryable_error_kinds;
-      bool retry = std::find(non.begin(), non.end(), err.kind) == non.end() &&
-                   err.kind != "activity_not_bound";
-      if (opts.retry.maximum_attempts > 0 && attempt >= opts.retry.maximum_attempts) retry = false;
-      int64_t next_at = now + opts.retry.DelayAfter(attempt).count();
-      if (opts.schedule_to_close.count() > 0 &&
-          next_at - Int(p, "scheduled_at") >= opts.schedule_to_close.count()) {
-        retry = false;
-      }
-      if (retry) {
-        cur.pending["attempt"] = attempt + 1;
-        cur.wake_at = next_at;
-      } else {
-        VENTROS_RETURN_IF_ERROR(FailRun(
-            *conn, cur, err.kind, fmt::format("activity {}: {}", name, err.message), "failed"));
-      }
+    } else {
+      VENTROS_RETURN_IF_ERROR(
+          ActivityFailed(*conn, cur, p, attempt, opts, std::get<ActivityError>(outcome), now));
+      // A cancel requested during the attempt is not kept waiting by a retry delay.
+      if (cur.status == "running" && cur.cancel_requested) cur.wake_at = now;
     }
     bool release = cur.status != "running" || cur.wake_at == 0 || cur.wake_at > now;
     VENTROS_RETURN_IF_ERROR(Save(*conn, cur, release));
@@ -758,19 +841,23 @@ struct Engine::Impl {
     VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
     VENTROS_ASSIGN_OR_RETURN(auto loaded, Load(*conn, run_id));
     if (!loaded || loaded->status != "running" || Str(loaded->pending, "kind") != "compensate" ||
-        loaded->lease_owner != owner || loaded->compensations.size() != r.compensations.size()) {
+        loaded->lease_owner != owner || loaded->compensations.size() != r.compensations.size() ||
+        Int(loaded->pending, "attempt", 1) != attempt) {
       return Status::Ok();
     }
     Run& cur = *loaded;
     int64_t now = clock.NowMillis();
     if (!name.empty()) {
-      if (std::holds_alternative<json::value>(outcome) || attempt >= kMaxCompensationAttempts) {
-        bool ok = std::holds_alternative<json::value>(outcome);
+      const bool ok = std::holds_alternative<json::value>(outcome);
+      // An unbound compensation will not bind itself on a retry.
+      const bool hopeless = !ok && std::get<ActivityError>(outcome).kind == "activity_not_bound";
+      if (ok || hopeless || attempt >= kMaxCompensationAttempts) {
         json::object detail{{"activity", name}, {"attempt", attempt}};
         if (!ok) detail["error"] = std::get<ActivityError>(outcome).message;
         cur.Record(ok ? "compensation_completed" : "compensation_failed", std::move(detail));
         cur.compensations.pop_back();
         cur.pending["attempt"] = 1;
+        cur.pending["due_at"] = now;
         cur.wake_at = now;
       } else {
         const auto& err = std::get<ActivityError>(outcome);
@@ -781,6 +868,7 @@ struct Engine::Impl {
         RetryPolicy backoff;
         backoff.maximum_interval = std::chrono::milliseconds(60000);
         cur.wake_at = now + backoff.DelayAfter(attempt).count();
+        cur.pending["due_at"] = cur.wake_at;
       }
     }
     if (cur.compensations.empty()) {
@@ -797,13 +885,20 @@ struct Engine::Impl {
     int steps = 0;
     for (int rounds = 0; rounds < kMaxStepsPerAdvance; ++rounds) {
       VENTROS_ASSIGN_OR_RETURN(Outside next, AdvanceInside(run_id, &steps));
-      if (next.kind.empty()) break;
+      if (next.kind.empty()) return steps;
       if (next.kind == "activity") {
         VENTROS_RETURN_IF_ERROR(RunActivity(run_id));
       } else if (next.kind == "compensate") {
         VENTROS_RETURN_IF_ERROR(RunCompensation(run_id));
       }
     }
+    // Others' turn. The run is still due; without its lease the next pass claims it again.
+    VENTROS_ASSIGN_OR_RETURN(auto conn, db.Acquire());
+    VENTROS_ASSIGN_OR_RETURN(
+        auto rel, conn->Query("UPDATE workflows SET lease_owner = NULL, lease_until = 0 WHERE "
+                              "run_id = $1 AND lease_owner = $2",
+                              {DbValue(run_id), DbValue(owner)}));
+    (void)rel;
     return steps;
   }
 
@@ -1066,8 +1161,11 @@ void Engine::Start() {
         auto wait = impl_->options.poll_interval;
         if (auto next = NextWakeAt(); next.ok() && *next) {
           int64_t in = **next - impl_->clock.NowMillis();
-          wait = std::clamp(std::chrono::milliseconds(in), std::chrono::milliseconds(1),
-                            impl_->options.poll_interval);
+          // Due but not claimed (another worker's lease holds it): poll, do not spin.
+          if (in > 0) {
+            wait = std::clamp(std::chrono::milliseconds(in), std::chrono::milliseconds(1),
+                              impl_->options.poll_interval);
+          }
         }
         std::unique_lock lock(impl_->mu);
         impl_->cv.wait_for(lock, wait,

@@ -13,7 +13,9 @@
 // SKIP LOCKED), so several instances can run workers over one database.
 //
 // Sagas: an activity command may carry a compensation; on failure or cancel the compensations of
-// the completed activities run in reverse order, each retried until it succeeds once.
+// the completed activities run in reverse order, each retried with backoff until it succeeds
+// once (at least once, like activities, with a stable idempotency key). One that still fails
+// after 10 attempts, or is not bound, is recorded as compensation_failed and the next one runs.
 //
 // Thread-safety: Engine is thread-safe. Register definitions and bind activities before Start().
 
@@ -51,9 +53,12 @@ struct RetryPolicy {
   std::chrono::milliseconds DelayAfter(int failed_attempts) const;
 };
 
+// An attempt handed to a worker that never reports its outcome (it crashed, or overran its lease:
+// Engine::Options::lease + start_to_close) counts as failed with kind "timeout" and is retried
+// per the policy; an outcome reported after that is dropped.
 struct ActivityOptions {
   RetryPolicy retry;
-  std::chrono::milliseconds start_to_close{0};     // one attempt; 0: none
+  std::chrono::milliseconds start_to_close{0};     // one attempt, on the injected clock; 0: none
   std::chrono::milliseconds schedule_to_close{0};  // all attempts together; 0: none
 };
 
@@ -68,7 +73,9 @@ struct ActivityContext {
   std::string idempotency_key;
   int attempt = 1;
   boost::json::value input;
-  int64_t deadline_ms = 0;  // epoch ms by which this attempt must finish (0: none)
+  // Epoch ms by which this attempt must finish: start-to-close or schedule-to-close, whichever
+  // comes first (0: none).
+  int64_t deadline_ms = 0;
 };
 
 // An activity's failure: `kind` is matched against non_retryable_error_kinds.
@@ -94,7 +101,7 @@ struct Command {
   std::optional<Compensation> compensation;
   std::chrono::milliseconds duration{0};  // sleep; wait-signal timeout (0: none)
   std::string next;                       // step after it (signal received, child done, ...)
-  std::string on_timeout;                 // wait-signal: step when the timeout fires
+  std::string on_timeout;  // wait-signal: step when the timeout fires (empty: `next`, timed out)
   std::string error_kind, error_message;  // fail
   std::optional<std::string> child_id;
 
