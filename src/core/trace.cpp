@@ -1,0 +1,116 @@
+#include "ventros/core/trace.hpp"
+
+#include "ventros/core/crypto.hpp"
+
+namespace ventros::core {
+
+std::string_view SpanKindName(SpanKind kind) {
+  switch (kind) {
+    case SpanKind::kChain:
+      return "CHAIN";
+    case SpanKind::kAgent:
+      return "AGENT";
+    case SpanKind::kLlm:
+      return "LLM";
+    case SpanKind::kRetriever:
+      return "RETRIEVER";
+    case SpanKind::kReranker:
+      return "RERANKER";
+    case SpanKind::kEmbedding:
+      return "EMBEDDING";
+    case SpanKind::kTool:
+      return "TOOL";
+    case SpanKind::kGuardrail:
+      return "GUARDRAIL";
+    case SpanKind::kEvaluator:
+      return "EVALUATOR";
+  }
+  return "CHAIN";
+}
+
+std::string NewTraceId() { return RandomHex(16); }
+std::string NewSpanId() { return RandomHex(8); }
+
+int64_t Tracer::NowMicros() const {
+  // Wall-clock milliseconds and the monotonic clock's microseconds within them.
+  return clock_.NowMillis() * 1000 + clock_.MonotonicMicros() % 1000;
+}
+
+Span Tracer::StartTrace(std::string name, SpanKind kind, std::string tenant_id,
+                        std::string trace_id) const {
+  if (!sink_) return Span();
+  auto d = std::make_unique<SpanData>();
+  d->trace_id = trace_id.size() == 32 ? std::move(trace_id) : NewTraceId();
+  d->span_id = NewSpanId();
+  d->tenant_id = std::move(tenant_id);
+  d->name = std::move(name);
+  d->kind = kind;
+  d->start_us = NowMicros();
+  d->attributes.emplace_back("openinference.span.kind", std::string(SpanKindName(kind)));
+  return Span(this, std::move(d));
+}
+
+Span Tracer::StartChild(const Span& parent, std::string name, SpanKind kind) const {
+  if (!sink_ || !parent.data_) return Span();
+  auto d = std::make_unique<SpanData>();
+  d->trace_id = parent.data_->trace_id;
+  d->parent_span_id = parent.data_->span_id;
+  d->span_id = NewSpanId();
+  d->tenant_id = parent.data_->tenant_id;
+  d->name = std::move(name);
+  d->kind = kind;
+  d->start_us = NowMicros();
+  d->attributes.emplace_back("openinference.span.kind", std::string(SpanKindName(kind)));
+  return Span(this, std::move(d));
+}
+
+Span& Span::operator=(Span&& other) noexcept {
+  if (this != &other) {
+    End();
+    tracer_ = other.tracer_;
+    data_ = std::move(other.data_);
+  }
+  return *this;
+}
+
+Span::~Span() { End(); }
+
+Span& Span::Set(std::string key, std::string value) {
+  if (data_) data_->attributes.emplace_back(std::move(key), std::move(value));
+  return *this;
+}
+Span& Span::Set(std::string key, int64_t value) {
+  if (data_) data_->attributes.emplace_back(std::move(key), value);
+  return *this;
+}
+Span& Span::Set(std::string key, double value) {
+  if (data_) data_->attributes.emplace_back(std::move(key), value);
+  return *this;
+}
+Span& Span::Set(std::string key, bool value) {
+  if (data_) data_->attributes.emplace_back(std::move(key), value);
+  return *this;
+}
+Span& Span::SetError(std::string message) {
+  if (data_) {
+    data_->error = true;
+    data_->status_message = std::move(message);
+  }
+  return *this;
+}
+
+void Span::End() {
+  if (!data_ || !tracer_ || !tracer_->sink_) {
+    data_.reset();
+    return;
+  }
+  data_->end_us = std::max(tracer_->NowMicros(), data_->start_us);
+  tracer_->sink_->Export(std::move(*data_));
+  data_.reset();
+}
+
+static const std::string kEmpty;
+const std::string& Span::trace_id() const { return data_ ? data_->trace_id : kEmpty; }
+const std::string& Span::span_id() const { return data_ ? data_->span_id : kEmpty; }
+
+}  // namespace ventros::core
