@@ -17,6 +17,7 @@
 #include "ventros/agents/offline_model.hpp"
 #include "ventros/core/crypto.hpp"
 #include "ventros/core/ids.hpp"
+#include "ventros/core/trace.hpp"
 
 namespace ventros::agents {
 
@@ -275,8 +276,17 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   if (t.input.empty()) t.input = "[empty message]";
   w.lang = DetectLanguage(t.input);
 
+  // The turn's trace (OpenInference): spans end on every return, a failed turn's included.
+  static const core::Tracer kNoTracer(m.clock, nullptr);
+  const core::Tracer& tracer = m.options.tracer ? *m.options.tracer : kNoTracer;
+  core::Span root =
+      tracer.StartTrace("agent.turn", core::SpanKind::kAgent, event.tenant_id, t.trace_id);
+  root.Set("session.id", session).Set("user.id", contact).Set("input.value", t.input);
+  root.Set("turn.id", t.id).Set("turn.messages", static_cast<int64_t>(pending.size()));
+
   // 1. Route.
   auto stage = Clock::now();
+  core::Span route_span = tracer.StartChild(root, "route", core::SpanKind::kChain);
   VENTROS_ASSIGN_OR_RETURN(auto router, m.RouterFor(w.tenant));
   VENTROS_ASSIGN_OR_RETURN(Classification routed, router->Classify(t.input));
   t.category = routed.category;
@@ -290,6 +300,11 @@ Status AgentsService::HandleEvent(const core::Event& event) {
     t.confidence = state->confidence;
   }
   t.timings_ms["route"] = MsSince(stage);
+  route_span.Set("router.category", t.category)
+      .Set("router.confidence", t.confidence)
+      .Set("router.fallback", t.routed_fallback)
+      .Set("output.value", t.category);
+  route_span.End();
 
   // 2. The specialist: the tenant's agent for the category, else the template.
   VENTROS_ASSIGN_OR_RETURN(auto agent, m.registry.AgentFor(w.tenant, t.category));
@@ -297,6 +312,8 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   const Constraints& limits = w.specialist.tmpl.constraints;
   t.agent_id = w.specialist.agent_id;
   t.agent_name = w.specialist.name;
+  root.Set("agent.name", t.agent_name).Set("agent.category", t.category);
+  if (t.agent_id) root.Set("agent.id", *t.agent_id);
   VENTROS_ASSIGN_OR_RETURN(w.contact, m.crm.GetContact(w.tenant, w.contact_id));
   VENTROS_ASSIGN_OR_RETURN(auto offers, m.registry.ListOffers(w.tenant, w.contact_id));
   std::optional<crm::Offer> active_offer;
@@ -307,6 +324,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
 
   // 3. Memory.
   stage = Clock::now();
+  core::Span retrieve = tracer.StartChild(root, "search_memory", core::SpanKind::kRetriever);
   memory::SearchRequest sr;
   sr.tenant = w.tenant;
   sr.contact = w.contact_id;
@@ -319,6 +337,48 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   VENTROS_ASSIGN_OR_RETURN(memory::SearchResult found, m.memory.Search(sr));
   t.context = found.context;
   t.timings_ms["memory"] = MsSince(stage);
+  if (retrieve.recording()) {
+    retrieve.Set("input.value", t.input).Set("retrieval.strategy", found.strategy);
+    double similarity = 0;
+    for (size_t i = 0; i < found.hits.size(); ++i) {
+      const auto& h = found.hits[i];
+      const std::string prefix = fmt::format("retrieval.documents.{}.document.", i);
+      retrieve.Set(prefix + "id", h.session_id)
+          .Set(prefix + "content", h.header + "\n" + h.summary)
+          .Set(prefix + "score", h.rerank)
+          .Set(prefix + "metadata",
+               fmt::format(R"({{"fused":{:.6f},"similarity":{:.4f}}})", h.fused, h.similarity));
+      similarity += h.similarity;
+    }
+    const size_t n = found.hits.size();
+    retrieve.Set("retrieval.count", static_cast<int64_t>(n));
+    if (n > 0) {
+      retrieve.Set("retrieval.average_similarity", similarity / static_cast<double>(n));
+      // Rerank gain: the mean similarity of the top 3 after the rerank minus the top 3 in the
+      // fused order (how much closer to the query the rerank brought the first documents).
+      std::vector<const memory::SearchHit*> fused;
+      for (const auto& h : found.hits) fused.push_back(&h);
+      std::stable_sort(fused.begin(), fused.end(),
+                       [](const auto* a, const auto* b) { return a->fused > b->fused; });
+      const size_t k = std::min<size_t>(3, n);
+      double after = 0, before = 0;
+      for (size_t i = 0; i < k; ++i) {
+        after += found.hits[i].similarity;
+        before += fused[i]->similarity;
+      }
+      retrieve.Set("retrieval.rerank_gain", (after - before) / static_cast<double>(k));
+    }
+    for (const auto& [stage_name, ms] : found.timings_ms) {
+      retrieve.Set("retrieval.timing_ms." + stage_name, ms);
+    }
+    if (!found.warnings.empty()) retrieve.Set("retrieval.warnings", found.warnings.front());
+    core::Span rerank = tracer.StartChild(retrieve, "rerank", core::SpanKind::kReranker);
+    rerank.Set("reranker.top_k", static_cast<int64_t>(n));
+    if (auto it = found.timings_ms.find("rerank"); it != found.timings_ms.end()) {
+      rerank.Set("reranker.ms", it->second);
+    }
+  }
+  retrieve.End();
 
   // 4. The prompt (contract in offline_model.hpp).
   std::string profile = "=== AGENT PROFILE ===\n";
@@ -364,8 +424,36 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   bool finished = false;
   for (int step = 0; step <= limits.max_tool_steps && Clock::now() < deadline; ++step) {
     auto call_started = Clock::now();
+    core::Span llm_span = tracer.StartChild(root, "llm", core::SpanKind::kLlm);
+    if (llm_span.recording()) {
+      llm_span.Set("llm.model_name", m.model.name());
+      for (size_t i = 0; i < req.messages.size(); ++i) {
+        const std::string prefix = fmt::format("llm.input_messages.{}.message.", i);
+        llm_span.Set(prefix + "role", req.messages[i].role)
+            .Set(prefix + "content", req.messages[i].content.substr(0, 4000));
+      }
+    }
     auto answer = m.model.Complete(req);
     double ms = MsSince(call_started);
+    if (!answer.ok()) llm_span.SetError(answer.status().ToString());
+    if (answer.ok() && llm_span.recording()) {
+      llm_span.Set("llm.model_name", answer->model.empty() ? m.model.name() : answer->model)
+          .Set("llm.token_count.prompt", answer->usage.prompt_tokens)
+          .Set("llm.token_count.completion", answer->usage.completion_tokens)
+          .Set("llm.token_count.cached", answer->usage.cached_tokens)
+          .Set("llm.token_count.total", answer->usage.total_tokens)
+          .Set("llm.cost_usd", CostOf(m.options.prices, m.model.name(), answer->usage))
+          .Set("llm.output_messages.0.message.role", "assistant")
+          .Set("llm.output_messages.0.message.content", answer->content)
+          .Set("llm.finish_reason", answer->finish_reason)
+          .Set("agent.name", w.specialist.name);
+      for (size_t i = 0; i < answer->tool_calls.size(); ++i) {
+        llm_span.Set(
+            fmt::format("llm.output_messages.0.message.tool_calls.{}.tool_call.function.name", i),
+            answer->tool_calls[i].name);
+      }
+    }
+    llm_span.End();
     llm_ms += ms;
     if (m.llm_seconds) m.llm_seconds->Observe(ms / 1000);
     if (!answer.ok()) {
@@ -399,6 +487,8 @@ Status AgentsService::HandleEvent(const core::Event& event) {
     req.messages.push_back(llm::ChatMessage::Assistant(answer->content, answer->tool_calls));
     auto tools_started = Clock::now();
     for (const auto& call : answer->tool_calls) {
+      core::Span tool_span = tracer.StartChild(root, "tool." + call.name, core::SpanKind::kTool);
+      tool_span.Set("tool.name", call.name).Set("tool.parameters", call.arguments_json);
       ToolRun run;
       run.name = call.name;
       run.arguments = call.arguments_json;
@@ -513,6 +603,14 @@ Status AgentsService::HandleEvent(const core::Event& event) {
         run.result = Refused(fmt::format("unknown tool '{}'", call.name));
       }
       if (run.ok) called.insert(call.name);  // a refused call may be made again, corrected
+      tool_span.Set("output.value", run.result).Set("tool.ok", run.ok);
+      for (const auto& v : run.verdicts) {
+        core::Span guard = tracer.StartChild(tool_span, "guardrail." + v.substr(0, v.find(':')),
+                                             core::SpanKind::kGuardrail);
+        guard.Set("guardrail.verdict", v)
+            .Set("guardrail.passed", v.find(": passed") != std::string::npos);
+      }
+      if (!run.ok) tool_span.SetError(run.result);
       req.messages.push_back(llm::ChatMessage::ToolResult(call.id, call.name, run.result));
       t.tools.push_back(std::move(run));
     }
@@ -527,6 +625,8 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   }
 
   // 6. Groundedness: every number and offer in the reply must come from the evidence.
+  core::Span ground = tracer.StartChild(root, "groundedness", core::SpanKind::kGuardrail);
+  const std::string model_reply = reply;
   if (!reply.empty()) {
     // Evidence: what is known about the customer and what tools returned; not the instruction
     // or the limits (a limit is no offer). An offer must come from an offer: a successful
@@ -568,6 +668,17 @@ Status AgentsService::HandleEvent(const core::Event& event) {
       if (!w.handoff_reason) w.handoff_reason = "the agent's reply was not grounded";
     }
   }
+  if (ground.recording()) {
+    std::string unsupported;
+    for (const auto& c : t.ungrounded_claims) unsupported += (unsupported.empty() ? "" : "; ") + c;
+    ground.Set("input.value", model_reply)
+        .Set("guardrail.groundedness", t.groundedness)
+        .Set("guardrail.replaced", t.reply_replaced)
+        .Set("guardrail.unsupported", unsupported)
+        .Set("session.id", session)
+        .Set("agent.name", w.specialist.name);
+  }
+  ground.End();
   if (reply.empty() && !w.handoff_reason) {
     // Nothing to say is no promise to come back: a person takes over.
     w.handoff_reason = "the agent had no reply";
@@ -579,6 +690,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
 
   // 7. Commit: re-check ownership, send, hand off, record.
   stage = Clock::now();
+  core::Span publish = tracer.StartChild(root, "publish", core::SpanKind::kChain);
   VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
   if (conn->engine() == core::DbEngine::kPostgres) {
@@ -677,6 +789,17 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   if (m.options.bus) m.options.bus->Notify();
   if (m.turn_seconds) m.turn_seconds->Observe(MsSince(started) / 1000);
   m.CountTurn(t);
+  publish.Set("turn.status", t.status);
+  if (t.reply_message_id) publish.Set("message.id", *t.reply_message_id);
+  publish.End();
+  root.Set("output.value", t.reply)
+      .Set("turn.status", t.status)
+      .Set("llm.model_name", t.model)
+      .Set("llm.token_count.prompt", t.usage.prompt_tokens)
+      .Set("llm.token_count.completion", t.usage.completion_tokens)
+      .Set("llm.token_count.total", t.usage.total_tokens)
+      .Set("llm.cost_usd", t.cost_usd)
+      .Set("guardrail.groundedness", t.groundedness);
   return Status::Ok();
 }
 

@@ -33,6 +33,7 @@
 #include "ventros/core/log.hpp"
 #include "ventros/core/metrics.hpp"
 #include "ventros/core/status.hpp"
+#include "ventros/core/trace.hpp"
 #include "ventros/crm/agents.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/llm/chat.hpp"
@@ -97,6 +98,9 @@ class AgentsService {
     int64_t turn_timeout_ms = 30000;                  // model calls and tools of one turn
     std::map<std::string, ModelPrice> prices;
     core::EventBus* bus = nullptr;  // woken after a turn commits its reply
+    // Spans of every turn (agent, route, retrieval, rerank, model calls, tools, guardrails,
+    // publish); null: no tracing.
+    const core::Tracer* tracer = nullptr;
   };
   AgentsService(core::Database& db, const core::Clock& clock, core::Logger logger,
                 crm::MessagingService& crm, crm::AgentRegistry& registry,
