@@ -8,12 +8,14 @@
 
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
+#include <mutex>
 #include <optional>
 
 #include "support/test_db.hpp"
 #include "ventros/agents/agents.hpp"
 #include "ventros/agents/offline_model.hpp"
 #include "ventros/core/events.hpp"
+#include "ventros/core/trace.hpp"
 #include "ventros/crm/agents.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/tenants.hpp"
@@ -42,18 +44,33 @@ class ScriptedModel : public llm::ChatModel {
   agents::OfflineChatModel offline;
 };
 
+// Keeps every span a turn ends.
+struct CapturingSink : core::SpanSink {
+  void Export(core::SpanData span) override {
+    std::lock_guard lock(mu);
+    spans.push_back(std::move(span));
+  }
+  std::vector<core::SpanData> Spans() {
+    std::lock_guard lock(mu);
+    return spans;
+  }
+  std::mutex mu;
+  std::vector<core::SpanData> spans;
+};
+
 struct World {
   explicit World(core::DbEngine engine)
       : db(engine),
         database(db.OpenMigrated()),
         clock(1764000000000),
+        tracer(clock, &sink),
         bus(*database, clock, core::NullLogger()),
         tenants(*database, clock),
         messaging(*database, clock, &bus),
         registry(*database, clock),
         memory(*database, clock, core::NullLogger(), messaging, embedder),
         agents(*database, clock, core::NullLogger(), messaging, registry, memory, model,
-               router_embedder, nullptr, Options()) {
+               router_embedder, nullptr, Options(&tracer)) {
     auto t = tenants.CreateTenant("Loja");
     REQUIRE(t.ok());
     tenant = t->first.id;
@@ -75,9 +92,10 @@ struct World {
         turns);
   }
 
-  static agents::AgentsService::Options Options() {
+  static agents::AgentsService::Options Options(const core::Tracer* tracer) {
     agents::AgentsService::Options o;
     o.max_backlog_age_ms = 6 * 3600 * 1000;
+    o.tracer = tracer;
     return o;
   }
 
@@ -154,6 +172,8 @@ struct World {
   TestDb db;
   std::unique_ptr<core::Database> database;
   core::VirtualClock clock;
+  CapturingSink sink;
+  core::Tracer tracer;
   core::EventBus bus;
   crm::TenantService tenants;
   crm::MessagingService messaging;
@@ -497,6 +517,63 @@ VENTROS_DB_TEST(
   CHECK(fine->at_risk);
   REQUIRE(fine->reasons.size() == 1);
   CHECK(fine->reasons[0] == "no interaction for 21 days");
+}
+
+VENTROS_DB_TEST("Agents service: a turn is one trace of OpenInference spans", "[agents][trace]") {
+  World w(engine);
+  auto first = w.Say("Oi");
+  w.Run();
+  w.MakeCustomer(*first.contact_id, 120);
+  w.Say("Quero cancelar minha conta, muito caro");
+  w.Run();
+  auto turns = w.agents.ListTurns(w.tenant, std::nullopt, 1);
+  REQUIRE(turns.ok());
+  REQUIRE(turns->size() == 1);
+  const std::string trace = turns->front().trace_id;
+  std::map<std::string, const core::SpanData*> by_name;
+  auto spans = w.sink.Spans();
+  const core::SpanData* root = nullptr;
+  for (const auto& sp : spans) {
+    if (sp.trace_id != trace) continue;
+    by_name[sp.name] = &sp;
+    if (sp.parent_span_id.empty()) root = &sp;
+  }
+  REQUIRE(root != nullptr);
+  CHECK(root->name == "agent.turn");
+  CHECK(root->kind == core::SpanKind::kAgent);
+  CHECK(root->tenant_id == w.tenant.str());
+  for (const char* name : {"route", "search_memory", "llm", "tool.create_retention_offer",
+                           "groundedness", "publish"}) {
+    INFO(name);
+    REQUIRE(by_name.contains(name));
+    CHECK(by_name[name]->end_us >= by_name[name]->start_us);
+  }
+  CHECK(by_name["route"]->parent_span_id == root->span_id);
+  CHECK(by_name["search_memory"]->kind == core::SpanKind::kRetriever);
+  CHECK(by_name["llm"]->kind == core::SpanKind::kLlm);
+  CHECK(by_name["tool.create_retention_offer"]->kind == core::SpanKind::kTool);
+  CHECK(by_name["groundedness"]->kind == core::SpanKind::kGuardrail);
+  auto attr = [](const core::SpanData* sp, const std::string& key) -> const core::AttributeValue* {
+    for (const auto& [k, v] : sp->attributes) {
+      if (k == key) return &v;
+    }
+    return nullptr;
+  };
+  auto* kind = attr(root, "openinference.span.kind");
+  REQUIRE(kind);
+  CHECK(std::get<std::string>(*kind) == "AGENT");
+  CHECK(attr(root, "session.id") != nullptr);
+  CHECK(attr(by_name["llm"], "llm.token_count.prompt") != nullptr);
+  CHECK(attr(by_name["llm"], "llm.input_messages.0.message.role") != nullptr);
+  CHECK(attr(by_name["search_memory"], "retrieval.count") != nullptr);
+  CHECK(attr(by_name["groundedness"], "guardrail.groundedness") != nullptr);
+  // The guardrail verdict of the offer is a span of its own under the tool.
+  bool verdict = false;
+  for (const auto& sp : spans) {
+    verdict |= sp.trace_id == trace && sp.name == "guardrail.offer_limits" &&
+               sp.parent_span_id == by_name["tool.create_retention_offer"]->span_id;
+  }
+  CHECK(verdict);
 }
 
 }  // namespace ventros
