@@ -147,10 +147,11 @@ namespace {
 
 // Every consumer of this instance saves its position as configured.
 void Subscribe(core::EventBus& bus, const core::Config& config, std::string name,
-               core::EventHandler handler, core::ConsumerOptions options) {
+               core::EventHandler handler, core::ConsumerOptions options,
+               bool from_beginning = true) {
   options.position_save_interval =
       std::chrono::milliseconds(config.events.position_save_interval_ms);
-  bus.Subscribe(std::move(name), std::move(handler), std::move(options));
+  bus.Subscribe(std::move(name), std::move(handler), std::move(options), from_beginning);
 }
 
 }  // namespace
@@ -323,7 +324,10 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
     workflows::Triggers* triggers = s->triggers_.get();
     core::ConsumerOptions wf;
     wf.types = {"contact.created", "subscription.created", "message.received"};
-    Subscribe(*s->bus_, config, "workflows.triggers", WorkflowTriggers(*engine, *triggers), wf);
+    // From now on only: enabling workflows on an existing database must not enrol every
+    // historic contact.
+    Subscribe(*s->bus_, config, "workflows.triggers", WorkflowTriggers(*engine, *triggers), wf,
+              /*from_beginning=*/false);
   }
 
   VENTROS_ASSIGN_OR_RETURN(auto listen, core::ParseListenAddress(config.server.listen));

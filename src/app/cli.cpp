@@ -1129,6 +1129,11 @@ class Cli {
 
   int WorkflowList(const CommonFlags& flags, const std::string& tenant, const std::string& type,
                    const std::string& status, int limit, bool json) {
+    if (!status.empty() && status != "running" && status != "completed" && status != "failed" &&
+        status != "cancelled") {
+      return Fail(
+          Status::InvalidArgument("--status must be running, completed, failed or cancelled"));
+    }
     auto w = OpenWorkflows(flags, tenant);
     if (!w.ok()) return Fail(w.status());
     auto list = w->engine->List(tenant, type.empty() ? std::nullopt : std::optional(type),
@@ -1139,10 +1144,10 @@ class Cli {
            << "\n";
       return kExitOk;
     }
-    out_ << fmt::format("{:<52}  {:<20}  {:<10}  {:<18}  {}\n", "ID", "TYPE", "STATUS", "STEP",
+    out_ << fmt::format("{:<56}  {:<20}  {:<10}  {:<18}  {}\n", "ID", "TYPE", "STATUS", "STEP",
                         "WAITING FOR");
     for (const auto& x : *list) {
-      out_ << fmt::format("{:<52}  {:<20}  {:<10}  {:<18}  {}\n", x.id, x.type, x.status, x.step,
+      out_ << fmt::format("{:<56}  {:<20}  {:<10}  {:<18}  {}\n", x.id, x.type, x.status, x.step,
                           x.waiting_for.empty() ? "-" : x.waiting_for);
     }
     return kExitOk;
@@ -1172,6 +1177,12 @@ class Cli {
 
   int WorkflowStart(const CommonFlags& flags, const std::string& tenant, const std::string& type,
                     const std::string& input, const std::string& id, bool json) {
+    if (!input.empty()) {
+      boost::system::error_code ec;
+      auto v = core::json::parse(input, ec);
+      if (ec || !v.is_object())
+        return Fail(Status::InvalidArgument("--input must be a JSON object"));
+    }
     auto w = OpenWorkflows(flags, tenant);
     if (!w.ok()) return Fail(w.status());
     auto x = w->engine->StartWorkflow(tenant, type, input.empty() ? "{}" : input,

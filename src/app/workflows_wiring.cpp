@@ -230,6 +230,8 @@ void BindWorkflows(workflows::Engine& engine, crm::MessagingService& messaging,
   };
   engine.BindActivity("activate_subscription", with_status("activate_subscription", "active"));
   engine.BindActivity("suspend_subscription", with_status("suspend_subscription", "suspended"));
+  // The account's deletion undoes the onboarding: the subscription is cancelled.
+  engine.BindActivity("delete_account", with_status("delete_account", "cancelled"));
   engine.BindActivity(
       "ai_welcome", [&external, &messaging](const ActivityContext& ctx) -> ActivityResult {
         ActivityResult r = external.Call("ai_welcome", ctx);

@@ -37,6 +37,18 @@ bool Bool(const json::value& v, std::string_view key) {
   return x && x->is_bool() && x->as_bool();
 }
 
+// Activities that call a language model: an attempt may take minutes (a hosted model's retries);
+// its lease covers that, so no other worker starts the same attempt meanwhile.
+ActivityOptions ModelCall() {
+  ActivityOptions o;
+  o.retry.initial_interval = milliseconds(5000);
+  o.retry.maximum_interval = milliseconds(300000);
+  o.retry.maximum_attempts = 10;
+  o.retry.non_retryable_error_kinds = {"rejected", "invalid"};
+  o.start_to_close = milliseconds(300000);
+  return o;
+}
+
 ActivityOptions Retrying(int attempts) {
   ActivityOptions o;
   o.retry.initial_interval = milliseconds(1000);
@@ -100,13 +112,13 @@ Definition LeadNurturing() {
       json::object in = ContactInput(c);
       in["category"] = "sales_prospecting";
       in["purpose"] = "engagement";
-      return Command::Activity("ai_outreach", in, "wait_day7", Retrying(5));
+      return Command::Activity("ai_outreach", in, "wait_day7", ModelCall());
     }
     return Command::Goto("wait_day7");
   };
   s["wait_day7"] = WaitUntilDay(7, "qualify", "wait_day7");
   s["qualify"] = [](StepContext& c) {
-    return Command::Activity("qualify_lead", ContactInput(c), "after_qualify", Retrying(5));
+    return Command::Activity("qualify_lead", ContactInput(c), "after_qualify", ModelCall());
   };
   s["after_qualify"] = [](StepContext& c) {
     c.state["qualification"] = c.last;
@@ -119,7 +131,7 @@ Definition LeadNurturing() {
   };
   s["wait_day14"] = WaitUntilDay(14, "retention", "wait_day14");
   s["retention"] = [](StepContext& c) {
-    return Command::Activity("retention_check", ContactInput(c), "after_retention", Retrying(5));
+    return Command::Activity("retention_check", ContactInput(c), "after_retention", ModelCall());
   };
   s["after_retention"] = [](StepContext& c) {
     c.state["retention"] = c.last;
@@ -127,7 +139,7 @@ Definition LeadNurturing() {
       json::object in = ContactInput(c);
       in["category"] = "retention_churn";
       in["purpose"] = "retention";
-      return Command::Activity("ai_outreach", in, "wait_day30", Retrying(5));
+      return Command::Activity("ai_outreach", in, "wait_day30", ModelCall());
     }
     return Command::Goto("wait_day30");
   };

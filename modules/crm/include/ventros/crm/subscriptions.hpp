@@ -1,7 +1,9 @@
 #pragma once
 // Subscriptions: a contact's plan. Creating one emits subscription.created, which starts the
-// customer onboarding workflow; its steps move the subscription's status (pending -> active, or
-// suspended when onboarding fails and is compensated).
+// customer onboarding workflow; its steps move the subscription's status: pending -> active when
+// activated; cancelled when onboarding fails after the account was created (its deletion, a
+// compensation, cancels the subscription); suspended when an activated subscription is
+// compensated (a cancelled onboarding).
 //
 // Thread-safety: stateless apart from references.
 

@@ -139,7 +139,7 @@ using Step = std::function<Command(StepContext&)>;
 
 enum class IdReusePolicy {
   kAllowDuplicate,            // a new run when none with this id is running
-  kAllowDuplicateFailedOnly,  // a new run only if earlier runs failed, were cancelled or timed out
+  kAllowDuplicateFailedOnly,  // a new run only if earlier runs failed or were cancelled
   kRejectDuplicate,           // never again once an id was used
 };
 
@@ -148,7 +148,7 @@ struct Definition {
   std::string first_step;
   std::map<std::string, Step> steps;
   IdReusePolicy id_reuse = IdReusePolicy::kAllowDuplicate;
-  // Queries: named read-only views of the state (the whole state is always readable).
+  // Queries read the state (Engine::Get); there are no named query handlers.
 };
 
 struct HistoryEvent {
