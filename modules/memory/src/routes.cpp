@@ -173,6 +173,25 @@ Result<FactInput> ParseFact(const json::object& body) {
 }  // namespace
 
 void RegisterMemoryRoutes(core::Router& router, MemoryService& service) {
+  router.Add(
+      "GET", "/v1/memory/map",
+      [&service](HttpRequest& req) {
+        int limit = 2000, clusters = 0;
+        for (auto& [name, value] : core::ParseQuery(req.query)) {
+          int* target = name == "limit" ? &limit : name == "clusters" ? &clusters : nullptr;
+          if (!target) return BadRequest(req, fmt::format("unknown query parameter '{}'", name));
+          auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), *target);
+          if (ec != std::errc() || end != value.data() + value.size()) {
+            return BadRequest(req, fmt::format("query parameter '{}' must be an integer", name));
+          }
+        }
+        auto map = service.Map(crm::TenantId(req.principal->tenant_id), limit, clusters);
+        if (!map.ok()) return Fail(req, map.status());
+        return HttpResponse::Json(200, EmbeddingMapJson(*map));
+      },
+      {.min_role = Role::kReadonly,
+       .summary = "The tenant's session embeddings in 2-D, clustered and labelled"});
+
   router.Add("POST", "/v1/memory/search",
              [&service](HttpRequest& req) {
                core::JsonBody body = core::ParseJsonObjectBody(req);

@@ -299,8 +299,9 @@ VENTROS_DB_TEST("Memory: vector channel ranks similar sessions, never the other 
   CHECK(Rank(r, b, "vector") == 2);
 }
 
-VENTROS_DB_TEST("Memory: graph channel follows campaigns and agents - recent channel orders by time",
-                "[memory]") {
+VENTROS_DB_TEST(
+    "Memory: graph channel follows campaigns and agents - recent channel orders by time",
+    "[memory]") {
   World w(engine);
   // Two contacts from the same campaign; the searcher's own older session.
   auto lead = w.Say("5511911110001", "Vi o anúncio da black friday", false, "Ana");
@@ -764,4 +765,49 @@ VENTROS_DB_TEST("Memory: words in other scripts are keyword-indexed too", "[memo
   auto r = w.Search(*me.contact_id, "заказ", memory::StrategyWeights{0, 1, 0, 0});
   REQUIRE(r.hits.size() == 1);
   CHECK(r.hits[0].session_id == a.session_id->str());
+}
+
+VENTROS_DB_TEST("Memory: the embedding map projects sessions to 2-D, clusters and labels them",
+                "[memory][map]") {
+  World w(engine);
+  const std::vector<std::string> billing = {"A fatura veio com cobrança duplicada no boleto",
+                                            "Preciso da segunda via do boleto da fatura",
+                                            "Cobrança indevida na fatura do cartão",
+                                            "O boleto da fatura venceu e quero pagar"};
+  const std::vector<std::string> technical = {"O aplicativo trava com erro ao sincronizar",
+                                              "Erro de sincronização no aplicativo desde ontem",
+                                              "O aplicativo fecha sozinho com erro na tela",
+                                              "Não consigo sincronizar, o aplicativo dá erro"};
+  int phone = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& texts : {billing, technical}) {
+      for (const auto& text : texts) {
+        auto r = w.Say(fmt::format("55119{:08d}", ++phone), text);
+        w.Close(r);
+      }
+    }
+  }
+  w.Index();
+  auto map = w.memory.Map(w.tenant, 2000, 2);
+  REQUIRE(map.ok());
+  CHECK(map->points.size() == 24);
+  REQUIRE(map->clusters.size() == 2);
+  CHECK(map->explained_variance > 0);
+  CHECK(map->explained_variance <= 1.0001);
+  // The two topics are told apart: the labels carry their words.
+  std::string labels = map->clusters[0].label + " | " + map->clusters[1].label;
+  INFO(labels);
+  CHECK((labels.find("fatura") != std::string::npos || labels.find("boleto") != std::string::npos));
+  CHECK((labels.find("aplicativo") != std::string::npos ||
+         labels.find("erro") != std::string::npos ||
+         labels.find("sincronizar") != std::string::npos));
+  // Deterministic.
+  auto again = w.memory.Map(w.tenant, 2000, 2);
+  REQUIRE(again.ok());
+  CHECK(memory::EmbeddingMapJson(*again) == memory::EmbeddingMapJson(*map));
+  // Another tenant sees nothing; bad arguments are refused.
+  auto other = w.NewTenant("Outra");
+  CHECK(w.memory.Map(other)->points.empty());
+  CHECK(w.memory.Map(w.tenant, 0).status().code() == core::StatusCode::kInvalidArgument);
+  CHECK(w.memory.Map(w.tenant, 10, 99).status().code() == core::StatusCode::kInvalidArgument);
 }

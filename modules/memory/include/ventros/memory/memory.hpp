@@ -156,6 +156,28 @@ struct SearchResult {
   std::string context;                // the four-section text
 };
 
+// A 2-D picture of a tenant's session embeddings (GET /v1/memory/map).
+struct MapPoint {
+  std::string session_id, contact_id, header;
+  double x = 0, y = 0;  // the first two principal components
+  int cluster = 0;
+  int64_t started_at = 0;
+};
+struct MapCluster {
+  int id = 0;
+  std::string label;               // its most typical words, joined
+  std::vector<std::string> terms;  // up to 3
+  size_t size = 0;
+  double x = 0, y = 0;  // centroid in the projection
+};
+struct EmbeddingMap {
+  std::string embedder;
+  double explained_variance = 0;  // share of the variance the two components keep
+  std::vector<MapPoint> points;   // newest first
+  std::vector<MapCluster> clusters;
+};
+std::string EmbeddingMapJson(const EmbeddingMap& m);
+
 std::string SearchResultJson(const SearchResult& r);
 std::string FactJson(const Fact& f);
 
@@ -249,6 +271,11 @@ class MemoryService {
     std::vector<BulkMessage> messages;
   };
   Status BulkLoad(const crm::TenantId& tenant, std::span<const BulkSession> sessions);
+
+  // The newest `max_points` (1..10000) sessions with an embedding of the current embedder,
+  // projected to 2-D and clustered (`clusters` 0 = about sqrt(n/2), at most 8; 1..50 given).
+  // Deterministic for the same data.
+  Result<EmbeddingMap> Map(const crm::TenantId& tenant, int max_points = 2000, int clusters = 0);
 
   llm::Embedder& embedder() { return embedder_; }
   size_t VectorCount(const crm::TenantId& tenant) const;
