@@ -10,6 +10,7 @@
 #include "ventros/core/events.hpp"
 #include "ventros/core/http_client.hpp"
 #include "ventros/core/migrations.hpp"
+#include "ventros/core/trace.hpp"
 #include "ventros/crm/agents.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/subscriptions.hpp"
@@ -18,6 +19,8 @@
 #include "ventros/llm/embedder.hpp"
 #include "ventros/llm/reranker.hpp"
 #include "ventros/memory/memory.hpp"
+#include "ventros/observability/otlp.hpp"
+#include "ventros/observability/store.hpp"
 // (after memory.hpp)
 #include "ventros/memory/local_embedder.hpp"
 #include "ventros/waha/gateway.hpp"
@@ -110,7 +113,8 @@ AgentsParts::~AgentsParts() = default;
 core::Result<AgentsParts> BuildAgents(const core::Config& config, core::Database& db,
                                       const core::Clock& clock, core::Logger logger,
                                       crm::MessagingService& messaging, MemoryParts& memory,
-                                      core::MetricsRegistry* metrics, core::EventBus* bus) {
+                                      core::MetricsRegistry* metrics, core::EventBus* bus,
+                                      const core::Tracer* tracer) {
   AgentsParts parts;
   llm::ChatModel* model = memory.chat.get();
   if (!model) {
@@ -125,6 +129,7 @@ core::Result<AgentsParts> BuildAgents(const core::Config& config, core::Database
   opts.max_backlog_age_ms = config.agents.max_backlog_age_ms;
   opts.turn_timeout_ms = config.agents.turn_timeout_ms;
   opts.bus = bus;
+  opts.tracer = tracer;
   for (const auto& text : config.llm.prices) {
     VENTROS_ASSIGN_OR_RETURN(auto price, agents::ParsePrice(text));
     opts.prices[price.first] = price.second;
@@ -215,11 +220,12 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
   s->media_ = std::make_unique<waha::MediaDownloader>(*s->messaging_, *s->gateway_, waha_options,
                                                       s->logger_, s->clock_);
   std::string public_url = PublicUrl(config);
-  bool host_agents = false, host_workflows = false;
+  bool host_agents = false, host_workflows = false, host_observability = false;
   s->subscriptions_ = std::make_unique<crm::SubscriptionService>(*s->db_, s->clock_, s->bus_.get());
   for (const auto& module : config.modules) {
     if (module == "agents") host_agents = true;
     if (module == "workflows") host_workflows = true;
+    if (module == "observability") host_observability = true;
     if (module == "crm") {
       crm::RegisterTenantRoutes(s->router_, *s->tenants_);
       crm::RegisterMessagingRoutes(s->router_, *s->messaging_, public_url);
@@ -280,6 +286,36 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
     }
   }
 
+  // Tracing: the span store where observability runs, an OTLP collector when configured.
+  std::vector<core::SpanSink*> sinks;
+  if (host_observability) {
+    observability::SpanStore::Options so;
+    so.sample_ratio = static_cast<double>(config.observability.sample_percent) / 100.0;
+    so.retention_days = config.observability.retention_days;
+    s->span_store_ = std::make_unique<observability::SpanStore>(*s->db_, s->clock_, so,
+                                                                &s->metrics_, s->logger_);
+    observability::RegisterObservabilityRoutes(s->router_, *s->span_store_);
+    sinks.push_back(s->span_store_.get());
+  }
+  if (!config.observability.otlp_endpoint.empty()) {
+    observability::OtlpExporterOptions oo;
+    oo.endpoint = config.observability.otlp_endpoint;
+    for (const auto& h : config.observability.otlp_headers) {
+      size_t colon = h.find(':');
+      std::string value = h.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(' '));
+      oo.headers.emplace_back(h.substr(0, colon), value);
+    }
+    oo.resource.project_name = config.observability.otlp_project;
+    s->otlp_ = std::make_unique<observability::OtlpExporter>(oo, *s->http_client_, &s->metrics_,
+                                                             s->logger_);
+    sinks.push_back(s->otlp_.get());
+  }
+  if (!sinks.empty()) {
+    s->fanout_ = std::make_unique<observability::FanoutSink>(sinks);
+    s->tracer_ = std::make_unique<core::Tracer>(s->clock_, s->fanout_.get());
+  }
+
   if (host_agents) {
     if (!s->memory_) {
       // Agents search the memory; without the memory module here, this instance reads what
@@ -291,7 +327,7 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
     }
     VENTROS_ASSIGN_OR_RETURN(
         auto parts, BuildAgents(config, *s->db_, s->clock_, s->logger_, *s->messaging_, *s->memory_,
-                                &s->metrics_, s->bus_.get()));
+                                &s->metrics_, s->bus_.get(), s->tracer_.get()));
     s->agents_parts_ = std::make_unique<AgentsParts>(std::move(parts));
     agents::AgentsService* service = s->agents_parts_->service.get();
     agents::RegisterAgentRoutes(s->router_, *service);
@@ -350,6 +386,9 @@ Server::~Server() {
   if (http_) http_->Stop();
   if (workflows_) workflows_->Stop();
   if (bus_) bus_->Stop();
+  // Spans of the last turns are written and exported before the sinks go.
+  if (span_store_) span_store_->Stop();
+  if (otlp_) otlp_->Stop();
   {
     std::lock_guard lock(sweeper_mu_);
     sweeper_stop_ = true;
@@ -367,6 +406,8 @@ Status Server::Start() {
     });
   }
   const bool consumers = config_.events.run_consumers;
+  if (span_store_) span_store_->Start();
+  if (otlp_) VENTROS_RETURN_IF_ERROR(otlp_->Start());
   if (consumers && workflows_) workflows_->Start();
   if (consumers) {
     bus_->Start(std::chrono::milliseconds(config_.events.poll_interval_ms),
@@ -384,6 +425,7 @@ Status Server::Start() {
     const auto followup_every = std::chrono::milliseconds(config_.agents.followup_interval_ms);
     auto next_sweep = steady_clock::now(), next_refresh = steady_clock::now() + refresh_every;
     auto next_followup = steady_clock::now() + followup_every;
+    auto next_span_sweep = steady_clock::now() + std::chrono::minutes(1);
     std::unique_lock lock(sweeper_mu_);
     while (!sweeper_stop_) {
       lock.unlock();
@@ -409,8 +451,16 @@ Status Server::Start() {
         }
         next_followup = now + followup_every;
       }
+      if (now >= next_span_sweep) {
+        if (span_store_ && consumers) {
+          auto swept = span_store_->Sweep();
+          if (!swept.ok()) logger_->warn("span retention sweep: {}", swept.status().ToString());
+        }
+        next_span_sweep = now + std::chrono::hours(1);
+      }
       lock.lock();
-      sweeper_cv_.wait_until(lock, std::min({next_sweep, next_refresh, next_followup}),
+      sweeper_cv_.wait_until(lock,
+                             std::min({next_sweep, next_refresh, next_followup, next_span_sweep}),
                              [this] { return sweeper_stop_; });
     }
   });

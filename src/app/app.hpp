@@ -54,6 +54,14 @@ class AgentsService;
 namespace ventros::crm {
 class SubscriptionService;
 }  // namespace ventros::crm
+namespace ventros::observability {
+class SpanStore;
+class OtlpExporter;
+class FanoutSink;
+}  // namespace ventros::observability
+namespace ventros::core {
+class Tracer;
+}  // namespace ventros::core
 namespace ventros::workflows {
 class Engine;
 class RecordingExternalSystems;
@@ -92,7 +100,8 @@ struct AgentsParts {
 core::Result<AgentsParts> BuildAgents(const core::Config& config, core::Database& db,
                                       const core::Clock& clock, core::Logger logger,
                                       crm::MessagingService& messaging, MemoryParts& memory,
-                                      core::MetricsRegistry* metrics, core::EventBus* bus);
+                                      core::MetricsRegistry* metrics, core::EventBus* bus,
+                                      const core::Tracer* tracer = nullptr);
 
 // Binds the built-in workflows' activities to this instance's CRM, agents (when hosted) and outside
 // systems, and registers the built-in definitions.
@@ -129,6 +138,10 @@ class Server {
   agents::AgentsService* agents();
   // Null when this instance does not host the workflows module.
   workflows::Engine* workflows() { return workflows_.get(); }
+  // Null when this instance does not host the observability module.
+  observability::SpanStore* span_store() { return span_store_.get(); }
+  // Null when neither the span store nor an OTLP export is configured here.
+  const core::Tracer* tracer() const { return tracer_.get(); }
   // The outside systems of the customer onboarding (the built-in recording implementation).
   workflows::RecordingExternalSystems* external_systems() { return external_.get(); }
   const core::Router& router() const { return router_; }
@@ -151,6 +164,11 @@ class Server {
   std::unique_ptr<waha::MediaDownloader> media_;
   std::unique_ptr<waha::LidResolver> lids_;
   std::unique_ptr<MemoryParts> memory_;
+  // Tracing: spans go to the store (module observability) and/or an OTLP collector.
+  std::unique_ptr<observability::SpanStore> span_store_;
+  std::unique_ptr<observability::OtlpExporter> otlp_;
+  std::unique_ptr<observability::FanoutSink> fanout_;
+  std::unique_ptr<core::Tracer> tracer_;
   std::unique_ptr<AgentsParts> agents_parts_;
   std::unique_ptr<crm::SubscriptionService> subscriptions_;
   std::unique_ptr<workflows::RecordingExternalSystems> external_;

@@ -163,6 +163,31 @@ const std::vector<KeyDef>& Defs() {
                  return json::value(std::move(a));
                },
                0},
+        VENTROS_INT(observability.sample_percent,
+                    "Share of traces (agent turns) the span store keeps, 0-100; token and cost "
+                    "usage counts every one."),
+        VENTROS_INT(observability.retention_days, "Days spans are kept before they are deleted."),
+        VENTROS_STR(observability.otlp_endpoint,
+                    "OTLP/HTTP endpoint spans are exported to as protobuf, e.g. "
+                    "http://127.0.0.1:6006/v1/traces (Arize Phoenix); empty: no export."),
+        KeyDef{{"observability.otlp_headers", ConfigType::kStringList,
+                "VENTROS_OBSERVABILITY_OTLP_HEADERS", "",
+                "Headers sent with each OTLP export, \"Name: value\" (secrets: set them through "
+                "the environment)."},
+               [](Config& c, const json::value& v) {
+                 c.observability.otlp_headers.clear();
+                 for (const auto& h : v.as_array()) {
+                   c.observability.otlp_headers.emplace_back(h.as_string());
+                 }
+               },
+               [](const Config& c) {
+                 json::array a;
+                 for (const auto& h : c.observability.otlp_headers) a.emplace_back(h);
+                 return json::value(std::move(a));
+               },
+               0},
+        VENTROS_STR(observability.otlp_project,
+                    "The project spans are exported under (openinference.project.name)."),
         VENTROS_INT(workflows.workers,
                     "Threads that advance durable workflows in this instance (where event "
                     "consumers run); several instances may run them over PostgreSQL."),
@@ -207,20 +232,21 @@ const std::vector<KeyDef>& Defs() {
                      "On first start (no tenants), create one and print its admin API key once."),
         VENTROS_STR(bootstrap.default_tenant_name, "Name of the tenant created on first start."),
     };
-    d.push_back(
-        KeyDef{{"modules", ConfigType::kStringList, "VENTROS_MODULES", "",
-                "Modules this instance hosts (comma-separated in the environment and --modules). "
-                "Known: crm (with the WAHA channel; also accepted as waha), memory, agents, workflows."},
-               [](Config& c, const json::value& v) {
-                 c.modules.clear();
-                 for (const auto& m : v.as_array()) c.modules.emplace_back(m.as_string());
-               },
-               [](const Config& c) {
-                 json::array a;
-                 for (const auto& m : c.modules) a.emplace_back(m);
-                 return json::value(std::move(a));
-               },
-               0});
+    d.push_back(KeyDef{
+        {"modules", ConfigType::kStringList, "VENTROS_MODULES", "",
+         "Modules this instance hosts (comma-separated in the environment and --modules). "
+         "Known: crm (with the WAHA channel; also accepted as waha), memory, agents, workflows, "
+         "observability."},
+        [](Config& c, const json::value& v) {
+          c.modules.clear();
+          for (const auto& m : v.as_array()) c.modules.emplace_back(m.as_string());
+        },
+        [](const Config& c) {
+          json::array a;
+          for (const auto& m : c.modules) a.emplace_back(m);
+          return json::value(std::move(a));
+        },
+        0});
     Config defaults;
     for (auto& k : d) k.info.default_value = json::serialize(k.get(defaults));
     return d;
@@ -519,14 +545,27 @@ Status ConfigLoader::Validate(const Config& c) {
           "configuration key '{}' must be at most {}; got {}", d.info.key, d.max_value, v));
     }
   }
-  static const std::vector<std::string> kModules = {"crm", "waha", "memory", "agents",
-                                                    "workflows"};
+  static const std::vector<std::string> kModules = {"crm",    "waha",      "memory",
+                                                    "agents", "workflows", "observability"};
   for (const auto& m : c.modules) {
     if (std::find(kModules.begin(), kModules.end(), m) == kModules.end()) {
       return Status::InvalidArgument(fmt::format(
           "configuration key 'modules': unknown module '{}' (known: crm, waha, memory, agents, "
-          "workflows)",
+          "workflows, observability)",
           m));
+    }
+  }
+  if (c.observability.sample_percent > 100 || c.observability.retention_days < 1) {
+    return Status::InvalidArgument(
+        "configuration key 'observability.sample_percent' must be 0..100 and "
+        "'observability.retention_days' at least 1");
+  }
+  for (const auto& h : c.observability.otlp_headers) {
+    if (h.find(':') == std::string::npos || h.find(':') == 0) {
+      return Status::InvalidArgument(
+          fmt::format("configuration key 'observability.otlp_headers': '{}' must read "
+                      "\"Name: value\"",
+                      h.substr(0, h.find(':'))));
     }
   }
   if (c.workflows.workers < 1 || c.workflows.workers > 64) {

@@ -72,6 +72,13 @@ struct Config {
         "gemini-2.0-flash=0.10/0.40/0.025", "gpt-4o-mini=0.15/0.60/0.075",
         "gpt-4o=2.50/10.00/1.25",           "gpt-4.1-mini=0.40/1.60/0.10"};
   } llm;
+  struct Observability {
+    int64_t sample_percent = 100;  // traces kept by the span store (usage counts every one)
+    int64_t retention_days = 14;
+    std::string otlp_endpoint;  // e.g. http://127.0.0.1:6006/v1/traces (Phoenix); empty: off
+    std::vector<std::string> otlp_headers;  // "Name: value" (secrets: set through the environment)
+    std::string otlp_project = "ventros";   // openinference.project.name
+  } observability;
   struct Workflows {
     int64_t workers = 2;  // threads that advance workflows (where consumers run)
   } workflows;
@@ -100,7 +107,7 @@ struct Config {
     bool create_default_tenant = true;
     std::string default_tenant_name = "default";
   } bootstrap;
-  std::vector<std::string> modules = {"crm", "memory", "agents", "workflows"};
+  std::vector<std::string> modules = {"crm", "memory", "agents", "workflows", "observability"};
 };
 
 enum class ConfigType { kString, kInt, kBool, kStringList };
