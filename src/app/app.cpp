@@ -314,6 +314,7 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
   if (!sinks.empty()) {
     s->fanout_ = std::make_unique<observability::FanoutSink>(sinks);
     s->tracer_ = std::make_unique<core::Tracer>(s->clock_, s->fanout_.get());
+    if (s->memory_) s->memory_->service->SetTracer(s->tracer_.get());
   }
 
   if (host_agents) {

@@ -122,6 +122,19 @@ VENTROS_DB_TEST(
   CHECK(s.Call("GET", "/v1/traces/" + std::string(32, 'f'), admin).status == 404);
   CHECK(s.Call("GET", "/v1/traces?colour=red", admin).status == 400);
 
+  // The memory update of the session's document is a trace of its own, with its embedding.
+  REQUIRE(EventuallyWithin(10, [&] {
+    REQUIRE(s.server().span_store()->Flush().ok());
+    auto all = ParseJson(s.Call("GET", "/v1/traces?limit=50", admin).body).at("items").as_array();
+    for (const auto& t : all) {
+      if (t.at("name") == "memory.update") {
+        auto tree = s.Call("GET", "/v1/traces/" + std::string(t.at("trace_id").as_string()), admin);
+        return tree.body.find("EMBEDDING") != std::string::npos;
+      }
+    }
+    return false;
+  }));
+
   // Tokens by agent (the offline model counts characters / 4).
   auto usage = ParseJson(s.Call("GET", "/v1/usage?group_by=agent", admin).body);
   REQUIRE(!usage.at("items").as_array().empty());

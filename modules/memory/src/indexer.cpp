@@ -20,6 +20,7 @@
 #include "internal.hpp"
 #include "ventros/core/crypto.hpp"
 #include "ventros/core/ids.hpp"
+#include "ventros/core/trace.hpp"
 #include "ventros/memory/text.hpp"
 
 namespace ventros::memory {
@@ -729,6 +730,7 @@ MemoryService::MemoryService(core::Database& db, const core::Clock& clock, core:
 MemoryService::~MemoryService() = default;
 
 void MemoryService::SetChatModel(llm::ChatModel* model) { impl_->chat = model; }
+void MemoryService::SetTracer(const core::Tracer* tracer) { impl_->tracer = tracer; }
 bool MemoryService::HasChatModel() const { return impl_->chat != nullptr; }
 
 const std::vector<std::string>& MemoryService::ConsumedEventTypes() {
@@ -771,9 +773,24 @@ Status MemoryService::HandleEvents(std::span<const core::Event> events) {
   }
   std::vector<std::optional<llm::Vector>> vectors(drafts.size());
   Status embedded = Status::Ok();
+  std::vector<core::Span> traces;  // one per document, ended after it is written
   for (size_t i = 0; i < drafts.size(); ++i) {
+    core::Span root, embed;
+    if (impl_->tracer) {
+      root = impl_->tracer->StartTrace("memory.update", core::SpanKind::kChain, drafts[i].tenant);
+      root.Set("memory.document", drafts[i].seq)
+          .Set("user.id", drafts[i].contact)
+          .Set("memory.session_active", drafts[i].active)
+          .Set("output.value", drafts[i].summary);
+      embed = impl_->tracer->StartChild(root, "embedding", core::SpanKind::kEmbedding);
+      embed.Set("embedding.model_name", impl_->embedder.name())
+          .Set("embedding.embeddings.0.embedding.text", drafts[i].embed_text.substr(0, 4000));
+    }
     auto v = impl_->cache.Embed(drafts[i].tenant, std::span(&drafts[i].embed_text, 1),
                                 llm::EmbedTask::kDocument);
+    if (!v.ok()) embed.SetError(v.status().ToString());
+    embed.End();
+    traces.push_back(std::move(root));
     if (v.ok() && v->size() == 1) {
       vectors[i] = std::move((*v)[0]);
     } else if (embedded.ok()) {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ventros/core/trace.hpp"
 #include "ventros/memory/memory.hpp"
 // (after memory.hpp, which brings Result and Status into this namespace)
 #include "ventros/llm/chat.hpp"
@@ -79,6 +80,7 @@ struct LlmWriting {
 Result<LlmWriting> ParseWriterAnswer(std::string_view text);
 
 struct MemoryService::Impl {
+  const core::Tracer* tracer = nullptr;  // memory updates as traces (SetTracer)
   core::Database& db;
   const core::Clock& clock;
   core::Logger logger;

@@ -35,6 +35,9 @@
 namespace ventros::llm {
 class ChatModel;
 }
+namespace ventros::core {
+class Tracer;
+}
 
 namespace ventros::memory {
 
@@ -209,6 +212,9 @@ class MemoryService {
   // written by it on session.ended, by the "memory.writer" consumer (HandleEndedSessionWithModel).
   // Without one, the extractive summary and the rule-based facts of the indexer stand alone.
   void SetChatModel(llm::ChatModel* model);
+  // Memory updates (a session's document rebuilt and embedded) become traces: a CHAIN span
+  // "memory.update" with an EMBEDDING child. Null (the default): none. Set before use.
+  void SetTracer(const core::Tracer* tracer);
   bool HasChatModel() const;
   Status HandleEndedSessionWithModel(const core::Event& event);
 
