@@ -328,7 +328,8 @@ struct Driver {
 
 struct Options {
   int sessions = 50, turns = 10, warmup = 2, history = 20;
-  int think_ms = 0;  // pause between a reply and the session's next message
+  int think_ms = 0;    // pause between a reply and the session's next message
+  bool trace = false;  // host the observability module too (every turn stored as a trace)
   std::string db;
 };
 
@@ -350,6 +351,7 @@ int Run(const Options& opt, const std::string& tmp) {
                         : db_arg.find("://") == std::string::npos ? "sqlite://" + db_arg
                                                                   : db_arg;
   config.modules = {"crm", "memory", "agents"};
+  if (opt.trace) config.modules.push_back("observability");
   config.waha.media_dir = tmp + "/media";
   config.bootstrap.create_default_tenant = true;
   if (!std::getenv("VENTROS_LOG_LEVEL")) config.log.level = "warn";
@@ -712,6 +714,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 600000));
   cli.add_option("--db", db_arg, "Database: a SQLite path or URL (default: a temporary file)");
   cli.add_flag("--keep", keep, "Keep the temporary directory (its path goes to stderr)");
+  cli.add_flag("--trace", opt.trace, "Store every turn's spans (the observability module)");
   CLI11_PARSE(cli, argc, argv);
 
   const std::string tmp =

@@ -967,9 +967,14 @@ Result<Workflow> Engine::StartWorkflow(const std::string& tenant, const std::str
   int64_t now = impl_->clock.NowMillis();
   VENTROS_ASSIGN_OR_RETURN(auto conn, impl_->db.Acquire());
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
-  VENTROS_ASSIGN_OR_RETURN(
-      auto earlier, conn->Query("SELECT status FROM workflows WHERE tenant_id = $1 AND id = $2",
-                                {DbValue(tenant), DbValue(wid)}));
+  // Earlier runs matter only for a given id under a strict policy: a new id has none, and a
+  // running duplicate is refused by the unique index on running ids.
+  core::DbResult earlier;
+  if (id && def->id_reuse != IdReusePolicy::kAllowDuplicate) {
+    VENTROS_ASSIGN_OR_RETURN(
+        earlier, conn->Query("SELECT status FROM workflows WHERE tenant_id = $1 AND id = $2",
+                             {DbValue(tenant), DbValue(wid)}));
+  }
   for (const auto& r : earlier.rows) {
     std::string status = r.GetText(0);
     if (status == "running") {
@@ -1161,11 +1166,12 @@ void Engine::Start() {
         auto wait = impl_->options.poll_interval;
         if (auto next = NextWakeAt(); next.ok() && *next) {
           int64_t in = **next - impl_->clock.NowMillis();
-          // Due but not claimed (another worker's lease holds it): poll, do not spin.
-          if (in > 0) {
-            wait = std::clamp(std::chrono::milliseconds(in), std::chrono::milliseconds(1),
-                              impl_->options.poll_interval);
-          }
+          // Due already but not claimed by this pass: it came due after the claim, or another
+          // worker's lease holds it. A short wait, not the poll interval (timers would fire up to
+          // a poll interval late) and not a spin.
+          wait = in > 0 ? std::clamp(std::chrono::milliseconds(in), std::chrono::milliseconds(1),
+                                     impl_->options.poll_interval)
+                        : std::min(std::chrono::milliseconds(5), impl_->options.poll_interval);
         }
         std::unique_lock lock(impl_->mu);
         impl_->cv.wait_for(lock, wait,
@@ -1191,7 +1197,8 @@ void Engine::Notify() {
     std::lock_guard lock(impl_->mu);
     ++impl_->wake_generation;
   }
-  impl_->cv.notify_all();
+  // One worker is enough to claim what just became due; waking all makes each run a claim.
+  impl_->cv.notify_one();
 }
 
 std::string WorkflowJson(const Workflow& w, bool with_history) {
