@@ -427,6 +427,7 @@ Status Server::Start() {
     auto next_sweep = steady_clock::now(), next_refresh = steady_clock::now() + refresh_every;
     auto next_followup = steady_clock::now() + followup_every;
     auto next_span_sweep = steady_clock::now() + std::chrono::minutes(1);
+    auto next_gauges = steady_clock::now();
     std::unique_lock lock(sweeper_mu_);
     while (!sweeper_stop_) {
       lock.unlock();
@@ -452,6 +453,26 @@ Status Server::Start() {
         }
         next_followup = now + followup_every;
       }
+      if (now >= next_gauges) {
+        // Workflows by type and status (read here, not at a scrape: /metrics answers on an I/O
+        // thread, which must not wait for the database).
+        if (workflows_) {
+          auto conn = db_->Acquire();
+          if (conn.ok()) {
+            auto rows = (*conn)->Query(
+                "SELECT type, status, COUNT(*) FROM workflows GROUP BY type, status");
+            if (rows.ok()) {
+              for (const auto& r : rows->rows) {
+                metrics_
+                    .GetGauge("ventros_workflows", "Workflows by type and status",
+                              {{"type", r.GetText(0)}, {"status", r.GetText(1)}})
+                    .Set(static_cast<double>(r.GetInt(2)));
+              }
+            }
+          }
+        }
+        next_gauges = now + std::chrono::seconds(15);
+      }
       if (now >= next_span_sweep) {
         if (span_store_ && consumers) {
           auto swept = span_store_->Sweep();
@@ -460,9 +481,9 @@ Status Server::Start() {
         next_span_sweep = now + std::chrono::hours(1);
       }
       lock.lock();
-      sweeper_cv_.wait_until(lock,
-                             std::min({next_sweep, next_refresh, next_followup, next_span_sweep}),
-                             [this] { return sweeper_stop_; });
+      sweeper_cv_.wait_until(
+          lock, std::min({next_sweep, next_refresh, next_followup, next_span_sweep, next_gauges}),
+          [this] { return sweeper_stop_; });
     }
   });
   logger_->info("ventros listening on http://{}:{}",

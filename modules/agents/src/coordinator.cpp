@@ -344,7 +344,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
       const auto& h = found.hits[i];
       const std::string prefix = fmt::format("retrieval.documents.{}.document.", i);
       retrieve.Set(prefix + "id", h.session_id)
-          .Set(prefix + "content", h.header + "\n" + h.summary)
+          .Set(prefix + "content", (h.header + "\n" + h.summary).substr(0, 600))
           .Set(prefix + "score", h.rerank)
           .Set(prefix + "metadata",
                fmt::format(R"({{"fused":{:.6f},"similarity":{:.4f}}})", h.fused, h.similarity));
@@ -429,8 +429,11 @@ Status AgentsService::HandleEvent(const core::Event& event) {
       llm_span.Set("llm.model_name", m.model.name());
       for (size_t i = 0; i < req.messages.size(); ++i) {
         const std::string prefix = fmt::format("llm.input_messages.{}.message.", i);
-        llm_span.Set(prefix + "role", req.messages[i].role)
-            .Set(prefix + "content", req.messages[i].content.substr(0, 4000));
+        llm_span
+            .Set(prefix + "role", req.messages[i].role)
+            // Spans are written on every turn: the prompt's parts are kept short (the memory
+            // context is in the retrieval span already).
+            .Set(prefix + "content", req.messages[i].content.substr(0, 1500));
       }
     }
     auto answer = m.model.Complete(req);

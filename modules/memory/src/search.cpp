@@ -671,6 +671,16 @@ Result<SearchResult> MemoryService::Search(const SearchRequest& req) {
   double total_ms = MsSince(total_start);
   result.timings_ms["total"] = total_ms;
   if (m.search_seconds) m.search_seconds->Observe(total_ms / 1000.0);
+  if (m.metrics) {
+    // Per stage (vector, keyword, graph, recent, fuse, load, rerank, aggregates, format, ...).
+    for (const auto& [stage_name, ms] : result.timings_ms) {
+      if (stage_name == "total") continue;
+      m.metrics
+          ->GetHistogram("ventros_memory_search_stage_seconds", "Memory search latency by stage",
+                         core::MetricsRegistry::LatencyBuckets(), {{"stage", stage_name}})
+          .Observe(ms / 1000.0);
+    }
+  }
 
   if (req.use_cache && result.warnings.empty()) {
     std::lock_guard lock(m.search_mu);
