@@ -213,7 +213,7 @@ int RunDemo(const DemoOptions& options, std::ostream& out, std::ostream& err) {
   config.database.url =
       options.db_url.empty() ? "sqlite://" + (dir / "demo.db").string() : options.db_url;
   config.server.listen = "127.0.0.1:0";
-  config.modules = {"crm", "memory", "agents"};
+  config.modules = {"crm", "memory", "agents", "observability"};
   config.log.level = "error";
   config.log.requests = false;
   config.events.poll_interval_ms = 50;

@@ -32,9 +32,25 @@ std::string NewTraceId() { return RandomHex(16); }
 std::string NewSpanId() { return RandomHex(8); }
 
 int64_t Tracer::NowMicros() const {
-  // Wall-clock milliseconds and the monotonic clock's microseconds within them.
-  return clock_.NowMillis() * 1000 + clock_.MonotonicMicros() % 1000;
+  return base_wall_us_ + (clock_.MonotonicMicros() - base_mono_us_);
 }
+
+namespace {
+
+// Drops an incomplete UTF-8 sequence at the end (a text cut by bytes): collectors refuse a whole
+// export for one invalid string.
+void TrimPartialUtf8(std::string& s) {
+  size_t n = s.size();
+  for (size_t back = 1; back <= 4 && back <= n; ++back) {
+    const unsigned char c = static_cast<unsigned char>(s[n - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : 4;
+    if (need > back) s.resize(n - back);
+    return;
+  }
+}
+
+}  // namespace
 
 Span Tracer::StartTrace(std::string name, SpanKind kind, std::string tenant_id,
                         std::string trace_id) const {
@@ -76,6 +92,7 @@ Span& Span::operator=(Span&& other) noexcept {
 Span::~Span() { End(); }
 
 Span& Span::Set(std::string key, std::string value) {
+  TrimPartialUtf8(value);
   if (data_) data_->attributes.emplace_back(std::move(key), std::move(value));
   return *this;
 }
@@ -92,6 +109,7 @@ Span& Span::Set(std::string key, bool value) {
   return *this;
 }
 Span& Span::SetError(std::string message) {
+  TrimPartialUtf8(message);
   if (data_) {
     data_->error = true;
     data_->status_message = std::move(message);

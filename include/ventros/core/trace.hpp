@@ -92,7 +92,13 @@ class Span {
 class Tracer {
  public:
   // `sink` may be null (tracing off); it must outlive the tracer.
-  Tracer(const Clock& clock, SpanSink* sink) : clock_(clock), sink_(sink) {}
+  // Span times are the wall clock at construction plus the monotonic time since (never backwards
+  // within a process).
+  Tracer(const Clock& clock, SpanSink* sink)
+      : clock_(clock),
+        sink_(sink),
+        base_wall_us_(clock.NowMillis() * 1000),
+        base_mono_us_(clock.MonotonicMicros()) {}
   // A new trace (or a root in `trace_id` when given, e.g. an event's trace id: 32 hex).
   Span StartTrace(std::string name, SpanKind kind, std::string tenant_id,
                   std::string trace_id = "") const;
@@ -104,6 +110,8 @@ class Tracer {
   int64_t NowMicros() const;
   const Clock& clock_;
   SpanSink* sink_;
+  int64_t base_wall_us_;
+  int64_t base_mono_us_;
 };
 
 // 32 / 16 random lowercase hex digits.

@@ -444,6 +444,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
           .Set("llm.token_count.prompt", answer->usage.prompt_tokens)
           .Set("llm.token_count.completion", answer->usage.completion_tokens)
           .Set("llm.token_count.cached", answer->usage.cached_tokens)
+          .Set("llm.token_count.prompt_details.cache_read", answer->usage.cached_tokens)
           .Set("llm.token_count.total", answer->usage.total_tokens)
           .Set("llm.cost_usd", CostOf(m.options.prices, m.model.name(), answer->usage))
           .Set("llm.output_messages.0.message.role", "assistant")
@@ -467,6 +468,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
         // the configuration lets the waiting turns through): the event waits and is retried.
         m.logger->warn("agents: model {} failed for session {}: {}", m.model.name(), session,
                        answer.status().ToString());
+        root.SetError("the model failed; the turn is retried: " + answer.status().ToString());
         return answer.status().WithContext("agent turn");
       }
       // Blocked by the provider's safety filters: the same request would be blocked again; a
