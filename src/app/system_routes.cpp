@@ -1,4 +1,5 @@
-// Operational routes every instance serves: liveness, readiness, metrics, the API description.
+// Operational routes every instance serves: liveness, readiness, metrics, the API description and
+// the dashboard (/ui/, files embedded from ui/).
 
 #include <fmt/format.h>
 
@@ -85,6 +86,26 @@ void RegisterSystemRoutes(core::Router& router, core::Database& db, core::Metric
       "GET", "/openapi.json",
       [](HttpRequest&) { return HttpResponse::Json(200, std::string(core::EmbeddedOpenApi())); },
       {.execution = core::Execution::kInline, .summary = "OpenAPI 3.1 description of this API"});
+
+  // The dashboard: public, in-memory files; the page itself asks for an API key and calls the API
+  // with it. "/ui" also matches "/ui/" (the router ignores the trailing slash), and index.html
+  // refers to its files by absolute path so both work.
+  auto serve_ui = [](HttpRequest& req, std::string_view name) {
+    auto file = core::EmbeddedUiFile(name);
+    if (!file) {
+      return HttpResponse::FromStatus(core::Status::NotFound("no such dashboard file"),
+                                      req.request_id);
+    }
+    HttpResponse r =
+        HttpResponse::Text(200, std::string(file->content), std::string(file->content_type));
+    r.headers.emplace_back("Cache-Control", "no-cache");
+    return r;
+  };
+  router.Add("GET", "/ui", [serve_ui](HttpRequest& req) { return serve_ui(req, "index.html"); },
+             {.execution = core::Execution::kInline, .summary = "The dashboard page"});
+  router.Add("GET", "/ui/{file}",
+             [serve_ui](HttpRequest& req) { return serve_ui(req, req.PathParam("file")); },
+             {.execution = core::Execution::kInline, .summary = "A file of the dashboard"});
 }
 
 }  // namespace ventros::app

@@ -1,0 +1,156 @@
+// The /ui/ dashboard: served from the binary without a key, and driven in headless Chromium
+// (tests/ui/ui_test.js, playwright-core with /usr/bin/chromium) against a server where an agent
+// turn happened: sign-in, the trace list and waterfall, usage, retrieval quality, flagged replies,
+// the embedding map and workflows. Chromium and tests/ui/node_modules come from scripts/setup;
+// without them the test fails saying so.
+
+#include <fmt/format.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <boost/json.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "support/fake_waha.hpp"
+#include "support/test_db.hpp"
+#include "ventros/core/crypto.hpp"
+#include "ventros/core/http_client.hpp"
+#include "ventros/observability/store.hpp"
+
+using ventros::testing::FakeWaha;
+using ventros::testing::ParseJson;
+using ventros::testing::TestDb;
+using ventros::testing::TestServer;
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+template <typename F>
+bool EventuallyWithin(int seconds, F done) {
+  for (int i = 0; i < seconds * 40; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return done();
+}
+
+std::string Hook(const std::string& phone, const std::string& body, const std::string& id) {
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  json::object payload{{"id", fmt::format("false_{}@c.us_{}", phone, id)},
+                       {"timestamp", now_ms / 1000},
+                       {"from", phone + "@c.us"},
+                       {"fromMe", false},
+                       {"source", "app"},
+                       {"to", "5511900000000@c.us"},
+                       {"body", body},
+                       {"hasMedia", false},
+                       {"_data", json::object{{"pushName", "Leonardo"}}}};
+  return json::serialize(json::object{{"id", "evt_" + id},
+                                      {"timestamp", now_ms},
+                                      {"event", "message"},
+                                      {"session", "default"},
+                                      {"payload", std::move(payload)}});
+}
+
+fs::path SourceDir() {
+  const char* dir = std::getenv("VENTROS_SOURCE_DIR");
+  return dir && *dir ? fs::path(dir) : fs::current_path();
+}
+
+// Runs a command with stderr joined to stdout; the exit status and the output.
+std::pair<int, std::string> Run(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return {-1, "popen failed"};
+  std::array<char, 4096> buf{};
+  size_t n = 0;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+}  // namespace
+
+TEST_CASE("UI: the dashboard is served from the binary without a key", "[ui]") {
+  TestDb db(ventros::core::DbEngine::kSqlite);
+  TestServer s(db.url());
+  for (const char* path : {"/ui", "/ui/", "/ui/index.html"}) {
+    auto r = s.Call("GET", path);
+    INFO(path);
+    CHECK(r.status == 200);
+    CHECK(r.content_type.starts_with("text/html"));
+    CHECK(r.body.find("/ui/app.js") != std::string::npos);
+  }
+  auto js = s.Call("GET", "/ui/app.js");
+  CHECK(js.status == 200);
+  CHECK(js.content_type.starts_with("text/javascript"));
+  auto css = s.Call("GET", "/ui/style.css");
+  CHECK(css.status == 200);
+  CHECK(css.content_type.starts_with("text/css"));
+  CHECK(s.Call("GET", "/ui/nope.js").status == 404);
+}
+
+TEST_CASE("UI: the dashboard in headless Chromium shows traces, usage, the map and workflows",
+          "[ui][browser]") {
+  const fs::path root = SourceDir();
+  const fs::path script = root / "tests/ui/ui_test.js";
+  const fs::path shots = root / "test-artifacts/ui";
+  INFO("scripts/setup installs Chromium (Debian package chromium) and tests/ui/node_modules");
+  if (!fs::exists("/usr/bin/chromium")) FAIL("/usr/bin/chromium is missing: run scripts/setup");
+  if (!fs::exists(root / "tests/ui/node_modules/playwright-core")) {
+    FAIL("tests/ui/node_modules/playwright-core is missing: run scripts/setup");
+  }
+  if (Run("node --version").first != 0) FAIL("node is not on PATH: run scripts/setup");
+
+  TestDb db(ventros::core::DbEngine::kSqlite);
+  FakeWaha waha;
+  auto config = TestServer::DefaultConfig();
+  config.modules = {"crm", "memory", "agents", "workflows", "observability"};
+  config.events.poll_interval_ms = 50;
+  TestServer s(db.url(), config);
+  const std::string admin = s.admin_key();
+  auto ch = s.Call("POST", "/v1/channels", admin,
+                   fmt::format(R"({{"name":"main","waha_url":"{}","waha_api_key":"{}",)"
+                               R"("hmac_secret":"k"}})",
+                               waha.BaseUrl(), waha.api_key()));
+  REQUIRE(ch.status == 201);
+  std::string channel(ParseJson(ch.body).at("id").as_string());
+  std::string body = Hook("5511987654321", "Quero cancelar minha conta, muito caro", "U1");
+  ventros::core::HttpClient client;
+  ventros::core::HttpClientRequest req;
+  req.method = "POST";
+  req.url = s.base_url() + "/webhooks/waha/" + channel;
+  req.body = body;
+  req.headers = {{"Content-Type", "application/json"},
+                 {"X-Webhook-Hmac", ventros::core::HmacSha512Hex("k", body)}};
+  REQUIRE(client.Send(req).ok());
+  REQUIRE(EventuallyWithin(15, [&] { return waha.Calls("POST", "/api/sendText").size() == 1; }));
+
+  // The turn's trace is stored and the session is on the map before the browser looks.
+  REQUIRE(s.server().span_store() != nullptr);
+  REQUIRE(EventuallyWithin(10, [&] {
+    REQUIRE(s.server().span_store()->Flush().ok());
+    auto r = s.Call("GET", "/v1/traces", admin);
+    return r.status == 200 && r.body.find("\"agent.turn\"") != std::string::npos;
+  }));
+  REQUIRE(EventuallyWithin(10, [&] {
+    auto r = s.Call("GET", "/v1/memory/map", admin);
+    return r.status == 200 && !ParseJson(r.body).at("points").as_array().empty();
+  }));
+
+  fs::create_directories(shots);
+  auto [code, output] = Run(fmt::format("node '{}' '{}' '{}' '{}'", script.string(), s.base_url(),
+                                        admin, shots.string()));
+  INFO(output);
+  CHECK(code == 0);
+  CHECK(fs::exists(shots / "waterfall.png"));
+}
