@@ -292,7 +292,28 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
     observability::SpanStore::Options so;
     so.sample_ratio = static_cast<double>(config.observability.sample_percent) / 100.0;
     so.retention_days = config.observability.retention_days;
-    s->span_store_ = std::make_unique<observability::SpanStore>(*s->db_, s->clock_, so,
+    // Spans have a database of their own with SQLite: its own writer, so writing them never
+    // delays the CRM's transactions (one SQLite database admits one writer at a time).
+    core::Database* span_db = s->db_.get();
+    std::string span_url = config.observability.database_url;
+    if (span_url.empty() && s->db_->engine() == core::DbEngine::kSqlite) {
+      const std::string& main = config.database.url;
+      span_url =
+          main.ends_with(".db") ? main.substr(0, main.size() - 3) + "-traces.db" : main + "-traces";
+    }
+    if (!span_url.empty() && span_url != "main" && span_url != config.database.url) {
+      core::Config traces = config;
+      traces.database.url = span_url;
+      traces.database.pool_size = std::min<int64_t>(config.database.pool_size, 4);
+      VENTROS_ASSIGN_OR_RETURN(s->span_db_, OpenDatabase(traces));
+      core::Migrator span_migrator(*s->span_db_, core::Migrator::EmbeddedFor(s->span_db_->engine()),
+                                   s->clock_);
+      VENTROS_ASSIGN_OR_RETURN(auto applied, span_migrator.Apply());
+      (void)applied;
+      span_db = s->span_db_.get();
+      s->logger_->info("spans stored in {}", s->span_db_->redacted_url());
+    }
+    s->span_store_ = std::make_unique<observability::SpanStore>(*span_db, s->clock_, so,
                                                                 &s->metrics_, s->logger_);
     observability::RegisterObservabilityRoutes(s->router_, *s->span_store_);
     sinks.push_back(s->span_store_.get());

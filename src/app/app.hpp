@@ -165,6 +165,7 @@ class Server {
   std::unique_ptr<waha::LidResolver> lids_;
   std::unique_ptr<MemoryParts> memory_;
   // Tracing: spans go to the store (module observability) and/or an OTLP collector.
+  std::unique_ptr<core::Database> span_db_;  // spans' own SQLite file, when used
   std::unique_ptr<observability::SpanStore> span_store_;
   std::unique_ptr<observability::OtlpExporter> otlp_;
   std::unique_ptr<observability::FanoutSink> fanout_;

@@ -167,6 +167,10 @@ const std::vector<KeyDef>& Defs() {
                     "Share of traces (agent turns) the span store keeps, 0-100; token and cost "
                     "usage counts every one."),
         VENTROS_INT(observability.retention_days, "Days spans are kept before they are deleted."),
+        VENTROS_STR(observability.database_url,
+                    "Where spans are stored. Empty: with SQLite a file of its own next to the main "
+                    "database (<name>-traces.db, its own writer); with PostgreSQL the main "
+                    "database. \"main\": the main database; or a database URL."),
         VENTROS_STR(observability.otlp_endpoint,
                     "OTLP/HTTP endpoint spans are exported to as protobuf, e.g. "
                     "http://127.0.0.1:6006/v1/traces (Arize Phoenix); empty: no export."),

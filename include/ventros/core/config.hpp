@@ -74,6 +74,10 @@ struct Config {
   } llm;
   struct Observability {
     int64_t sample_percent = 100;  // traces kept by the span store (usage counts every one)
+    // Where spans are stored. Empty: with SQLite a file of its own next to the main database
+    // ("<name>-traces.db": its own writer, so span writes never wait for or delay the CRM's);
+    // with PostgreSQL the main database. "main": the main database in any case.
+    std::string database_url;
     int64_t retention_days = 14;
     std::string otlp_endpoint;  // e.g. http://127.0.0.1:6006/v1/traces (Phoenix); empty: off
     std::vector<std::string> otlp_headers;  // "Name: value" (secrets: set through the environment)
