@@ -12,6 +12,7 @@
 #include "internal.hpp"
 #include "ventros/agents/offline_model.hpp"
 #include "ventros/core/crypto.hpp"
+#include "ventros/core/trace.hpp"
 
 namespace ventros::agents {
 
@@ -224,6 +225,28 @@ std::optional<AgentsService::Qualification> ParseQualification(std::string_view 
 
 }  // namespace
 
+namespace {
+
+// A model call of a workflow's agent operation as an LLM span (usage by agent in the span store).
+void TraceCall(const core::Tracer& tracer, const core::Span& root, const llm::ChatModel& model,
+               const std::map<std::string, ModelPrice>& prices, const std::string& agent,
+               const Result<llm::ChatResponse>& answer) {
+  core::Span llm_span = tracer.StartChild(root, "llm", core::SpanKind::kLlm);
+  llm_span.Set("llm.model_name", model.name()).Set("agent.name", agent);
+  if (!answer.ok()) {
+    llm_span.SetError(answer.status().ToString());
+    return;
+  }
+  llm_span.Set("llm.token_count.prompt", answer->usage.prompt_tokens)
+      .Set("llm.token_count.completion", answer->usage.completion_tokens)
+      .Set("llm.token_count.cached", answer->usage.cached_tokens)
+      .Set("llm.token_count.total", answer->usage.total_tokens)
+      .Set("llm.cost_usd", CostOf(prices, model.name(), answer->usage))
+      .Set("llm.output_messages.0.message.content", answer->content.substr(0, 1500));
+}
+
+}  // namespace
+
 Result<std::optional<std::string>> AgentsService::Outreach(const crm::TenantId& tenant,
                                                            const crm::ContactId& contact,
                                                            const std::string& category,
@@ -276,8 +299,18 @@ Result<std::optional<std::string>> AgentsService::Outreach(const crm::TenantId& 
   req.temperature = 0.3;
   req.max_tokens = 400;
   const std::string trace_id = core::RandomHex(16);
+  static const core::Tracer kNoTracer(m.clock, nullptr);
+  const core::Tracer& tracer = m.options.tracer ? *m.options.tracer : kNoTracer;
+  core::Span root =
+      tracer.StartTrace("agent.outreach", core::SpanKind::kAgent, tenant.str(), trace_id);
+  root.Set("user.id", contact.str())
+      .Set("agent.name", spec.name)
+      .Set("agent.category", category)
+      .Set("outreach.purpose", purpose)
+      .Set("retrieval.count", static_cast<int64_t>(found.hits.size()));
   std::string text;
   auto answer = m.model.Complete(req);
+  TraceCall(tracer, root, m.model, m.options.prices, spec.name, answer);
   if (answer.ok()) {
     CountUsage(m.metrics, m.options.prices, m.model.name(), answer->usage);
     text = std::string(Trim(answer->content));
@@ -346,7 +379,12 @@ Result<AgentsService::Qualification> AgentsService::Qualify(const crm::TenantId&
   req.temperature = 0;
   req.max_tokens = 400;
   req.json_output = true;
+  static const core::Tracer kNoTracer(m.clock, nullptr);
+  const core::Tracer& tracer = m.options.tracer ? *m.options.tracer : kNoTracer;
+  core::Span root = tracer.StartTrace("agent.qualify", core::SpanKind::kAgent, tenant.str());
+  root.Set("user.id", contact.str()).Set("agent.name", spec.name);
   auto answer = m.model.Complete(req);
+  TraceCall(tracer, root, m.model, m.options.prices, spec.name, answer);
   if (answer.ok()) {
     CountUsage(m.metrics, m.options.prices, m.model.name(), answer->usage);
     if (auto q = ParseQualification(answer->content)) return *q;

@@ -344,6 +344,19 @@ VENTROS_DB_TEST(
   auto id = w.agents.Outreach(w.tenant, contact, "sales_prospecting", "engagement", "wf-1:day3");
   REQUIRE(id.ok());
   REQUIRE(id->has_value());
+  // It is a trace: an AGENT root with the model call under it.
+  {
+    std::string root_span;
+    for (const auto& sp : w.sink.Spans()) {
+      if (sp.name == "agent.outreach") root_span = sp.span_id;
+    }
+    REQUIRE_FALSE(root_span.empty());
+    bool llm = false;
+    for (const auto& sp : w.sink.Spans()) {
+      llm |= sp.name == "llm" && sp.parent_span_id == root_span;
+    }
+    CHECK(llm);
+  }
   auto replies = w.Replies();
   REQUIRE(replies.size() == before + 1);
   const crm::Message& sent = replies.back();

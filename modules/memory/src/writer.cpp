@@ -18,6 +18,7 @@
 
 #include "internal.hpp"
 #include "ventros/core/ids.hpp"
+#include "ventros/core/trace.hpp"
 #include "ventros/memory/fact_extractor.hpp"
 
 namespace ventros::memory {
@@ -337,7 +338,31 @@ Status MemoryService::HandleEndedSessionWithModel(const core::Event& event) {
                       llm::ChatMessage::User(transcript)};
   request.json_output = true;
   request.temperature = 0;
-  VENTROS_ASSIGN_OR_RETURN(auto answer, impl_->chat->Complete(request));
+  // The memory update by the model is a trace: a CHAIN root and an LLM span per call (its tokens
+  // count in the usage of the agent "memory.writer").
+  core::Span root;
+  if (impl_->tracer) {
+    root = impl_->tracer->StartTrace("memory.write", core::SpanKind::kChain, tenant);
+    root.Set("session.id", session).Set("agent.name", "memory.writer");
+  }
+  auto call = [&]() -> Result<llm::ChatResponse> {
+    core::Span span;
+    if (impl_->tracer) {
+      span = impl_->tracer->StartChild(root, "llm", core::SpanKind::kLlm);
+      span.Set("llm.model_name", impl_->chat->name()).Set("agent.name", "memory.writer");
+    }
+    auto r = impl_->chat->Complete(request);
+    if (!r.ok()) {
+      span.SetError(r.status().ToString());
+    } else {
+      span.Set("llm.token_count.prompt", r->usage.prompt_tokens)
+          .Set("llm.token_count.completion", r->usage.completion_tokens)
+          .Set("llm.token_count.cached", r->usage.cached_tokens)
+          .Set("llm.token_count.total", r->usage.total_tokens);
+    }
+    return r;
+  };
+  VENTROS_ASSIGN_OR_RETURN(auto answer, call());
   auto parsed = ParseWriterAnswer(answer.content);
   if (!parsed.ok()) {
     // Once more, saying what was wrong.
@@ -345,7 +370,7 @@ Status MemoryService::HandleEndedSessionWithModel(const core::Event& event) {
     request.messages.push_back(
         llm::ChatMessage::User("That was not valid: " + parsed.status().message() +
                                ". Answer only the JSON object described, nothing else."));
-    VENTROS_ASSIGN_OR_RETURN(answer, impl_->chat->Complete(request));
+    VENTROS_ASSIGN_OR_RETURN(answer, call());
     parsed = ParseWriterAnswer(answer.content);
     if (!parsed.ok()) {
       return Status::Unavailable(fmt::format("the language model gave no valid JSON twice ({})",
