@@ -20,6 +20,7 @@
 #include "ventros/core/http_client.hpp"
 #include "ventros/crm/tenants.hpp"
 
+using ventros::testing::EventuallyWithin;
 using ventros::testing::FakeHttpServer;
 using ventros::testing::FakeReply;
 using ventros::testing::FakeRequest;
@@ -33,43 +34,11 @@ namespace {
 
 constexpr const char* kSecret = "sekret";
 
-// Polls for up to `seconds` (model retries back off for a few seconds).
-template <typename F>
-bool EventuallyWithin(int seconds, F done) {
-  for (int i = 0; i < seconds * 40; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return done();
-}
-
 ventros::core::Config AgentsConfig() {
   auto c = TestServer::DefaultConfig();
   c.modules = {"crm", "memory", "agents"};
   c.events.poll_interval_ms = 50;
   return c;
-}
-
-// A WAHA "message" webhook from `phone`, now.
-std::string Hook(const std::string& phone, const std::string& body, const std::string& id,
-                 const std::string& name = "Leonardo") {
-  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  json::object payload{{"id", fmt::format("false_{}@c.us_{}", phone, id)},
-                       {"timestamp", now_ms / 1000},
-                       {"from", phone + "@c.us"},
-                       {"fromMe", false},
-                       {"source", "app"},
-                       {"to", "5511900000000@c.us"},
-                       {"body", body},
-                       {"hasMedia", false},
-                       {"_data", json::object{{"pushName", name}}}};
-  return json::serialize(json::object{{"id", "evt_" + id},
-                                      {"timestamp", now_ms},
-                                      {"event", "message"},
-                                      {"session", "default"},
-                                      {"payload", std::move(payload)}});
 }
 
 struct Setup {
@@ -86,16 +55,7 @@ Setup AddChannel(TestServer& s, const std::string& waha_url, const std::string& 
 }
 
 void Post(TestServer& s, const std::string& channel, const std::string& body) {
-  ventros::core::HttpClient client;
-  ventros::core::HttpClientRequest req;
-  req.method = "POST";
-  req.url = s.base_url() + "/webhooks/waha/" + channel;
-  req.body = body;
-  req.headers = {{"Content-Type", "application/json"},
-                 {"X-Webhook-Hmac", ventros::core::HmacSha512Hex(kSecret, body)}};
-  auto r = client.Send(req);
-  REQUIRE(r.ok());
-  REQUIRE(r->status == 200);
+  ventros::testing::PostWebhook(s, channel, kSecret, body);
 }
 
 std::vector<std::string> SentTexts(const FakeWaha& waha) {
@@ -141,7 +101,9 @@ VENTROS_DB_TEST("Agents: a customer's message is routed, answered through WAHA a
   FakeWaha waha;
   TestServer s(db.url(), AgentsConfig());
   auto setup = AddChannel(s, waha.BaseUrl(), waha.api_key());
-  Post(s, setup.channel, Hook("5511987654321", "Quero cancelar minha conta, muito caro", "A1"));
+  Post(s, setup.channel,
+       ventros::testing::MessageWebhook("5511987654321", "Quero cancelar minha conta, muito caro",
+                                        "A1"));
   REQUIRE(EventuallyWithin(15, [&] { return SentTexts(waha).size() == 1; }));
   auto call = waha.Calls("POST", "/api/sendText").at(0);
   CHECK(call.JsonString("chatId") == "5511987654321@c.us");
@@ -186,7 +148,7 @@ VENTROS_DB_TEST(
   FakeWaha waha;
   TestServer s(db.url(), AgentsConfig());
   auto setup = AddChannel(s, waha.BaseUrl(), waha.api_key());
-  Post(s, setup.channel, Hook("5511987654321", "Oi, tudo bem?", "B1"));
+  Post(s, setup.channel, ventros::testing::MessageWebhook("5511987654321", "Oi, tudo bem?", "B1"));
   REQUIRE(EventuallyWithin(15, [&] { return SentTexts(waha).size() == 1; }));
   std::string contact = OnlyContact(s);
   MakeCustomer(s, contact, 90);
@@ -195,7 +157,9 @@ VENTROS_DB_TEST(
                      R"("text":"Competitor is 30% cheaper"})");
   REQUIRE(fact.status == 201);
 
-  Post(s, setup.channel, Hook("5511987654321", "Quero cancelar minha conta, muito caro", "B2"));
+  Post(s, setup.channel,
+       ventros::testing::MessageWebhook("5511987654321", "Quero cancelar minha conta, muito caro",
+                                        "B2"));
   REQUIRE(EventuallyWithin(15, [&] { return SentTexts(waha).size() == 2; }));
   auto offers = ParseJson(s.Call("GET", "/v1/offers?contact_id=" + contact, s.admin_key()).body)
                     .at("items")
@@ -221,7 +185,9 @@ VENTROS_DB_TEST("Agents: a session handed to a human is not answered until hande
   FakeWaha waha;
   TestServer s(db.url(), AgentsConfig());
   auto setup = AddChannel(s, waha.BaseUrl(), waha.api_key());
-  Post(s, setup.channel, Hook("5511987654321", "Olá, preciso de ajuda com a fatura", "C1"));
+  Post(s, setup.channel,
+       ventros::testing::MessageWebhook("5511987654321", "Olá, preciso de ajuda com a fatura",
+                                        "C1"));
   REQUIRE(EventuallyWithin(15, [&] { return SentTexts(waha).size() == 1; }));
   std::string contact = OnlyContact(s);
   auto sessions = ParseJson(s.Call("GET", "/v1/sessions?contact_id=" + contact, s.admin_key()).body)
@@ -237,7 +203,8 @@ VENTROS_DB_TEST("Agents: a session handed to a human is not answered until hande
   REQUIRE(human.status == 200);
   CHECK(ParseJson(human.body).at("assigned_agent_type").as_string() == "human");
 
-  Post(s, setup.channel, Hook("5511987654321", "Alguém aí? A fatura veio errada", "C2"));
+  Post(s, setup.channel,
+       ventros::testing::MessageWebhook("5511987654321", "Alguém aí? A fatura veio errada", "C2"));
   // The message is stored and the coordinator has passed it (its position moved), silently.
   REQUIRE(EventuallyWithin(15, [&] {
     auto r = s.Call("GET", "/v1/messages?contact_id=" + contact, s.admin_key());
@@ -262,7 +229,9 @@ VENTROS_DB_TEST("Agents: a session handed to a human is not answered until hande
   auto back =
       s.Call("POST", "/v1/sessions/" + session + "/assign", s.admin_key(), R"({"type":"ai"})");
   REQUIRE(back.status == 200);
-  Post(s, setup.channel, Hook("5511987654321", "E agora, alguém pode ver a minha fatura?", "C3"));
+  Post(s, setup.channel,
+       ventros::testing::MessageWebhook("5511987654321", "E agora, alguém pode ver a minha fatura?",
+                                        "C3"));
   REQUIRE(EventuallyWithin(15, [&] { return SentTexts(waha).size() == 2; }));
   // The turn after hand-back answers what came after it; the human answered the rest.
   auto turns = Turns(s);
@@ -286,9 +255,12 @@ VENTROS_DB_TEST(
         s.Call("POST", "/v1/api-keys", s.admin_key(), R"({"name":"ops","role":"admin"})");
     REQUIRE(created.status == 201);
     key = std::string(ParseJson(created.body).at("key").as_string());
-    Post(s, channel, Hook("5511987654321", "Oi", "D1"));
-    Post(s, channel, Hook("5511987654321", "Quero cancelar minha conta", "D2"));
-    Post(s, channel, Hook("5511911112222", "My app shows error 500 when I log in", "D3", "Ana"));
+    Post(s, channel, ventros::testing::MessageWebhook("5511987654321", "Oi", "D1"));
+    Post(s, channel,
+         ventros::testing::MessageWebhook("5511987654321", "Quero cancelar minha conta", "D2"));
+    Post(s, channel,
+         ventros::testing::MessageWebhook("5511911112222", "My app shows error 500 when I log in",
+                                          "D3", "Ana"));
     REQUIRE(EventuallyWithin(15, [&] {
       auto r = ParseJson(s.Call("GET", "/v1/messages", s.admin_key()).body);
       return r.at("items").as_array().size() == 3;
@@ -405,7 +377,9 @@ VENTROS_DB_TEST(
   config.llm.model = "gpt-4o-mini";
   TestServer s(db.url(), config);
   auto setup = AddChannel(s, waha.BaseUrl(), waha.api_key());
-  Post(s, setup.channel, Hook("5511987654321", "Quero cancelar minha conta, muito caro", "E1"));
+  Post(s, setup.channel,
+       ventros::testing::MessageWebhook("5511987654321", "Quero cancelar minha conta, muito caro",
+                                        "E1"));
   REQUIRE(EventuallyWithin(15, [&] { return SentTexts(waha).size() == 1; }));
   CHECK(SentTexts(waha)[0] == "Entendo. Vou pedir a um supervisor para avaliar o seu caso.");
   CHECK(ParseJson(s.Call("GET", "/v1/offers", s.admin_key()).body).at("items").as_array().empty());
@@ -453,7 +427,8 @@ VENTROS_DB_TEST(
             .as_string() == "human");
   REQUIRE(s.Call("POST", "/v1/sessions/" + session + "/assign", s.admin_key(), R"({"type":"ai"})")
               .status == 200);
-  Post(s, setup.channel, Hook("5511987654321", "E então, vai ter desconto?", "E2"));
+  Post(s, setup.channel,
+       ventros::testing::MessageWebhook("5511987654321", "E então, vai ter desconto?", "E2"));
   REQUIRE(EventuallyWithin(15, [&] { return SentTexts(waha).size() == 2; }));
   std::string safe = SentTexts(waha)[1];
   CHECK(safe.find("50%") == std::string::npos);
@@ -480,7 +455,7 @@ VENTROS_DB_TEST(
   config.llm.model = "gpt-4o-mini";
   TestServer s(db.url(), config);
   auto setup = AddChannel(s, waha.BaseUrl(), waha.api_key());
-  Post(s, setup.channel, Hook("5511987654321", "Oi, bom dia", "F1"));
+  Post(s, setup.channel, ventros::testing::MessageWebhook("5511987654321", "Oi, bom dia", "F1"));
   REQUIRE(EventuallyWithin(30, [&] { return SentTexts(waha).size() == 1; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   CHECK(SentTexts(waha).size() == 1);
@@ -619,7 +594,8 @@ VENTROS_DB_TEST(
   config.llm.api_key = "gem-key";
   TestServer s(db.url(), config);
   auto setup = AddChannel(s, waha.BaseUrl(), waha.api_key());
-  Post(s, setup.channel, Hook("5511987654321", "Está muito caro, vou cancelar", "G1"));
+  Post(s, setup.channel,
+       ventros::testing::MessageWebhook("5511987654321", "Está muito caro, vou cancelar", "G1"));
   REQUIRE(EventuallyWithin(15, [&] { return SentTexts(waha).size() == 1; }));
   CHECK(SentTexts(waha)[0] == "Leonardo, posso oferecer 20% de desconto por 3 meses. Fechamos?");
   auto offers = ParseJson(s.Call("GET", "/v1/offers", s.admin_key()).body).at("items").as_array();

@@ -350,7 +350,8 @@ VENTROS_DB_TEST("API: /healthz, /readyz and /metrics", "[api]") {
 TEST_CASE("API: /openapi.json describes exactly the router's routes", "[api][openapi]") {
   TestDb db(ventros::core::DbEngine::kSqlite);
   auto config = TestServer::DefaultConfig();
-  config.modules = {"crm", "memory", "agents", "workflows", "observability"};  // every module's routes
+  config.modules = {"crm", "memory", "agents", "workflows",
+                    "observability"};  // every module's routes
   TestServer s(db.url(), config);
   auto r = s.Call("GET", "/openapi.json");
   REQUIRE(r.status == 200);

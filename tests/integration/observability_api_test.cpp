@@ -18,6 +18,7 @@
 #include "ventros/core/http_client.hpp"
 #include "ventros/observability/store.hpp"
 
+using ventros::testing::EventuallyWithin;
 using ventros::testing::FakeHttpServer;
 using ventros::testing::FakeReply;
 using ventros::testing::FakeRequest;
@@ -27,38 +28,7 @@ using ventros::testing::TestDb;
 using ventros::testing::TestServer;
 namespace json = boost::json;
 
-namespace {
-
-template <typename F>
-bool EventuallyWithin(int seconds, F done) {
-  for (int i = 0; i < seconds * 40; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return done();
-}
-
-std::string Hook(const std::string& phone, const std::string& body, const std::string& id) {
-  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  json::object payload{{"id", fmt::format("false_{}@c.us_{}", phone, id)},
-                       {"timestamp", now_ms / 1000},
-                       {"from", phone + "@c.us"},
-                       {"fromMe", false},
-                       {"source", "app"},
-                       {"to", "5511900000000@c.us"},
-                       {"body", body},
-                       {"hasMedia", false},
-                       {"_data", json::object{{"pushName", "Leonardo"}}}};
-  return json::serialize(json::object{{"id", "evt_" + id},
-                                      {"timestamp", now_ms},
-                                      {"event", "message"},
-                                      {"session", "default"},
-                                      {"payload", std::move(payload)}});
-}
-
-}  // namespace
+namespace {}  // namespace
 
 VENTROS_DB_TEST(
     "Observability API: an agent turn is a stored trace, counted in usage and "
@@ -86,15 +56,9 @@ VENTROS_DB_TEST(
                                waha.BaseUrl(), waha.api_key()));
   REQUIRE(ch.status == 201);
   std::string channel(ParseJson(ch.body).at("id").as_string());
-  std::string body = Hook("5511987654321", "Quero cancelar minha conta, muito caro", "O1");
-  ventros::core::HttpClient client;
-  ventros::core::HttpClientRequest req;
-  req.method = "POST";
-  req.url = s.base_url() + "/webhooks/waha/" + channel;
-  req.body = body;
-  req.headers = {{"Content-Type", "application/json"},
-                 {"X-Webhook-Hmac", ventros::core::HmacSha512Hex("k", body)}};
-  REQUIRE(client.Send(req).ok());
+  std::string body = ventros::testing::MessageWebhook(
+      "5511987654321", "Quero cancelar minha conta, muito caro", "O1");
+  ventros::testing::PostWebhook(s, channel, "k", body);
   REQUIRE(EventuallyWithin(15, [&] { return waha.Calls("POST", "/api/sendText").size() == 1; }));
 
   // The turn's trace, by session.

@@ -17,6 +17,7 @@
 #include "ventros/crm/tenants.hpp"
 #include "ventros/workflows/builtin.hpp"
 
+using ventros::testing::EventuallyWithin;
 using ventros::testing::FakeWaha;
 using ventros::testing::ParseJson;
 using ventros::testing::TestDb;
@@ -27,40 +28,11 @@ namespace {
 
 constexpr const char* kSecret = "sekret";
 
-template <typename F>
-bool EventuallyWithin(int seconds, F done) {
-  for (int i = 0; i < seconds * 40; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return done();
-}
-
 ventros::core::Config WorkflowsConfig() {
   auto c = TestServer::DefaultConfig();
   c.modules = {"crm", "memory", "workflows"};
   c.events.poll_interval_ms = 50;
   return c;
-}
-
-std::string Hook(const std::string& phone, const std::string& body, const std::string& id) {
-  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  json::object payload{{"id", fmt::format("false_{}@c.us_{}", phone, id)},
-                       {"timestamp", now_ms / 1000},
-                       {"from", phone + "@c.us"},
-                       {"fromMe", false},
-                       {"source", "app"},
-                       {"to", "5511900000000@c.us"},
-                       {"body", body},
-                       {"hasMedia", false},
-                       {"_data", json::object{{"pushName", "Leonardo"}}}};
-  return json::serialize(json::object{{"id", "evt_" + id},
-                                      {"timestamp", now_ms},
-                                      {"event", "message"},
-                                      {"session", "default"},
-                                      {"payload", std::move(payload)}});
 }
 
 struct Fixture {
@@ -72,18 +44,8 @@ struct Fixture {
     REQUIRE(ch.status == 201);
     channel = std::string(ParseJson(ch.body).at("id").as_string());
   }
-  void Post(const std::string& body) {
-    ventros::core::HttpClient client;
-    ventros::core::HttpClientRequest req;
-    req.method = "POST";
-    req.url = s.base_url() + "/webhooks/waha/" + channel;
-    req.body = body;
-    req.headers = {{"Content-Type", "application/json"},
-                   {"X-Webhook-Hmac", ventros::core::HmacSha512Hex(kSecret, body)}};
-    auto r = client.Send(req);
-    REQUIRE(r.ok());
-    REQUIRE(r->status == 200);
-  }
+  void Post(const std::string& body) { ventros::testing::PostWebhook(s, channel, kSecret, body); }
+
   std::string NewContact(const std::string& phone) {
     auto r = s.Call("POST", "/v1/contacts", s.admin_key(),
                     fmt::format(R"({{"phone":"{}","name":"Leonardo Souza"}})", phone));
@@ -177,7 +139,7 @@ VENTROS_DB_TEST(
     "[api][workflows]") {
   Fixture f(engine);
   // Not enabled: a new contact starts nothing.
-  f.Post(Hook("5511911110001", "Oi", "L1"));
+  f.Post(ventros::testing::MessageWebhook("5511911110001", "Oi", "L1"));
   REQUIRE(EventuallyWithin(10, [&] {
     return ParseJson(f.s.Call("GET", "/v1/contacts", f.s.admin_key()).body)
                .at("items")
@@ -198,7 +160,7 @@ VENTROS_DB_TEST(
   CHECK(f.s.Call("PUT", "/v1/workflow-triggers/lead_nurturing", f.s.admin_key(),
                  R"({"enabled":"yes"})")
             .status == 400);
-  f.Post(Hook("5511922220002", "Olá, quero saber dos planos", "L2"));
+  f.Post(ventros::testing::MessageWebhook("5511922220002", "Olá, quero saber dos planos", "L2"));
   std::string contact;
   REQUIRE(EventuallyWithin(10, [&] {
     auto items = ParseJson(f.s.Call("GET", "/v1/contacts?q=5511922220002", f.s.admin_key()).body)
@@ -222,7 +184,7 @@ VENTROS_DB_TEST(
     return false;
   }));
   // A reply is a signal; the workflow counts it and waits again.
-  f.Post(Hook("5511922220002", "Pode me mandar o preço?", "L3"));
+  f.Post(ventros::testing::MessageWebhook("5511922220002", "Pode me mandar o preço?", "L3"));
   REQUIRE(EventuallyWithin(10, [&] {
     auto doc = f.Workflow(wf);
     return doc.at("state").as_object().contains("replies") &&

@@ -177,4 +177,40 @@ std::string WahaFixture(const std::string& name) {
   return s.str();
 }
 
+std::string MessageWebhook(const std::string& phone, const std::string& body, const std::string& id,
+                           const std::string& push_name) {
+  namespace bj = boost::json;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  bj::object payload{{"id", fmt::format("false_{}@c.us_{}", phone, id)},
+                     {"timestamp", now_ms / 1000},
+                     {"from", phone + "@c.us"},
+                     {"fromMe", false},
+                     {"source", "app"},
+                     {"to", "5511900000000@c.us"},
+                     {"body", body},
+                     {"hasMedia", false},
+                     {"_data", bj::object{{"pushName", push_name}}}};
+  return bj::serialize(bj::object{{"id", "evt_" + id},
+                                  {"timestamp", now_ms},
+                                  {"event", "message"},
+                                  {"session", "default"},
+                                  {"payload", std::move(payload)}});
+}
+
+void PostWebhook(TestServer& server, const std::string& channel, const std::string& hmac_secret,
+                 const std::string& body) {
+  core::HttpClient client;
+  core::HttpClientRequest req;
+  req.method = "POST";
+  req.url = server.base_url() + "/webhooks/waha/" + channel;
+  req.body = body;
+  req.headers = {{"Content-Type", "application/json"},
+                 {"X-Webhook-Hmac", core::HmacSha512Hex(hmac_secret, body)}};
+  auto r = client.Send(req);
+  REQUIRE(r.ok());
+  REQUIRE(r->status == 200);
+}
+
 }  // namespace ventros::testing

@@ -90,16 +90,29 @@ boost::json::value ParseJson(const std::string& text);
 // A WAHA payload from tests/fixtures/waha/ (fails the test when missing or empty).
 std::string WahaFixture(const std::string& name);
 
-// Polls `done` every 25 ms for up to 10 s, for what the server does on its own threads
-// (consumers applying and indexing); true once it holds.
+// Polls `done` every 25 ms for up to `seconds`, for what the server does on its own threads
+// (consumers applying and indexing, a model's retries); true once it holds.
 template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 400; ++i) {
+bool EventuallyWithin(int seconds, F done) {
+  for (int i = 0; i < seconds * 40; ++i) {
     if (done()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   return done();
 }
+// The same for up to 10 s.
+template <typename F>
+bool Eventually(F done) {
+  return EventuallyWithin(10, std::move(done));
+}
+
+// A WAHA "message" webhook from `phone` (a direct chat), sent now; `id` makes it unique.
+std::string MessageWebhook(const std::string& phone, const std::string& body, const std::string& id,
+                           const std::string& push_name = "Leonardo");
+
+// Posts a webhook to the server's channel, signed with `hmac_secret`; requires a 200.
+void PostWebhook(TestServer& server, const std::string& channel, const std::string& hmac_secret,
+                 const std::string& body);
 
 }  // namespace ventros::testing
 
