@@ -5,6 +5,9 @@
 #include "ventros/observability/store.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -323,6 +326,11 @@ void SpanStore::Stop() {
 
 void SpanStore::Run() {
   core::SetBackgroundWriter(true);  // SQLite: requests being served write first
+  // Writing spans may lag; the turns they describe may not: this thread takes the CPU last
+  // (Linux: a thread's own nice value).
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19) != 0 && logger_) {
+    logger_->debug("span store: cannot lower the writer thread's priority");
+  }
   const size_t batch = static_cast<size_t>(std::max(1, options_.batch));
   for (;;) {
     bool stopping = false;
