@@ -571,6 +571,7 @@ Result<std::optional<DocDraft>> MemoryService::Impl::DraftDocument(core::Connect
   draft.tenant = d.GetText(0);
   draft.contact = d.GetText(1);
   const std::string session = d.GetText(2);
+  draft.session = session;
   draft.active = d.GetText(3) == "active";
   // A long session is read by its opening and its latest words (what it was about, how it ends).
   VENTROS_ASSIGN_OR_RETURN(
@@ -779,6 +780,7 @@ Status MemoryService::HandleEvents(std::span<const core::Event> events) {
     if (impl_->tracer) {
       root = impl_->tracer->StartTrace("memory.update", core::SpanKind::kChain, drafts[i].tenant);
       root.Set("memory.document", drafts[i].seq)
+          .Set("session.id", drafts[i].session)
           .Set("user.id", drafts[i].contact)
           .Set("memory.session_active", drafts[i].active)
           .Set("output.value", drafts[i].summary);

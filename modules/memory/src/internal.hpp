@@ -57,7 +57,7 @@ struct DocMeta {
 // A document rebuilt from its stored rows, before its embedding.
 struct DocDraft {
   int64_t seq = 0;
-  std::string tenant, contact;
+  std::string tenant, contact, session;
   bool active = false;
   int64_t when = 0;
   std::string header, summary, terms, search_text, embed_text;

@@ -473,6 +473,13 @@ Result<int64_t> SpanStore::Sweep() {
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(
       auto del, conn->Query("DELETE FROM spans WHERE start_us < $1", {DbValue(cutoff_us)}));
+  // Daily usage is kept longer ("YYYY-MM-DD" strings compare as dates).
+  const std::string usage_cutoff =
+      core::FormatTimestamp(clock_.NowMillis() - options_.usage_retention_days * kMillisPerDay)
+          .substr(0, 10);
+  VENTROS_ASSIGN_OR_RETURN(auto old_usage, conn->Query("DELETE FROM usage_daily WHERE day < $1",
+                                                       {DbValue(usage_cutoff)}));
+  (void)old_usage;
   return del.affected_rows;
 }
 

@@ -459,10 +459,15 @@ VENTROS_DB_TEST("SpanStore: Sweep deletes spans older than the retention", "[obs
   CHECK(*swept == kSpansPerTurn);
   CHECK(f.store.GetTrace(kTenantA, old_trace).status().code() == core::StatusCode::kNotFound);
   CHECK(f.store.GetTrace(kTenantA, recent_trace).ok());
-  // Usage is an aggregate and is kept.
+  // Usage is an aggregate and is kept longer (usage_retention_days, 400 by default).
   auto usage = f.store.Usage(kTenantA, UsageGroup::kDay, std::nullopt);
   REQUIRE(usage.ok());
   CHECK(usage->size() == 2);
+  f.clock.AdvanceMillis(390 * kDayMs);  // the first day is now 405 days old, the second 395
+  REQUIRE(f.store.Sweep().ok());
+  usage = f.store.Usage(kTenantA, UsageGroup::kDay, std::nullopt);
+  REQUIRE(usage.ok());
+  CHECK(usage->size() == 1);
 }
 
 VENTROS_DB_TEST("SpanStore: usage per agent and per day adds up", "[observability]") {

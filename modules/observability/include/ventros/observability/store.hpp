@@ -155,6 +155,7 @@ class SpanStore : public core::SpanSink {
   struct Options {
     double sample_ratio = 1.0;  // share of traces kept, decided per trace id
     int64_t retention_days = 14;
+    int64_t usage_retention_days = 400;  // daily usage rows (cost reports over a year)
     size_t queue_capacity = 10000;
     int batch = 256;
     std::chrono::milliseconds flush_interval{200};
