@@ -7,6 +7,7 @@
 
 #include "app/app.hpp"
 #include "ventros/agents/agents.hpp"
+#include "ventros/core/json.hpp"
 #include "ventros/crm/messaging.hpp"
 #include "ventros/crm/subscriptions.hpp"
 #include "ventros/workflows/api.hpp"
@@ -21,12 +22,6 @@ using workflows::ActivityError;
 using workflows::ActivityResult;
 
 namespace {
-
-std::string Str(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return {};
-  auto* x = v.as_object().if_contains(key);
-  return x && x->is_string() ? std::string(x->as_string()) : std::string();
-}
 
 // A Status as an activity error: Unavailable is worth retrying, the rest is not.
 ActivityError ErrorOf(const core::Status& st) {
@@ -45,7 +40,7 @@ ActivityError ErrorOf(const core::Status& st) {
 
 // The contact of an activity's input; "rejected" when missing.
 std::optional<crm::ContactId> ContactOf(const ActivityContext& ctx) {
-  std::string id = Str(ctx.input, "contact_id");
+  std::string id = core::StringField(ctx.input, "contact_id");
   if (id.empty()) return std::nullopt;
   return crm::ContactId(id);
 }
@@ -106,7 +101,7 @@ void BindWorkflows(workflows::Engine& engine, crm::MessagingService& messaging,
     std::string text = first.empty()
                            ? "Olá! Que bom ter você por aqui. Como podemos ajudar?"
                            : "Olá, " + first + "! Que bom ter você por aqui. Como podemos ajudar?";
-    return SendText(messaging, ctx, text, Str(ctx.input, "kind"));
+    return SendText(messaging, ctx, text, core::StringField(ctx.input, "kind"));
   });
 
   engine.BindActivity(
@@ -137,7 +132,7 @@ void BindWorkflows(workflows::Engine& engine, crm::MessagingService& messaging,
   engine.BindActivity(
       "move_pipeline_stage", [&messaging](const ActivityContext& ctx) -> ActivityResult {
         auto contact = ContactOf(ctx);
-        std::string stage = Str(ctx.input, "stage");
+        std::string stage = core::StringField(ctx.input, "stage");
         if (!contact || stage.empty()) {
           return ActivityError{"rejected", "input needs contact_id and stage"};
         }
@@ -159,7 +154,7 @@ void BindWorkflows(workflows::Engine& engine, crm::MessagingService& messaging,
         for (const auto& s : active->items) {
           if (s.assigned_agent_type.value_or("ai") == "human") continue;
           auto a = messaging.AssignSession(tenant, s.id, "human", std::nullopt,
-                                           Str(ctx.input, "reason"));
+                                           core::StringField(ctx.input, "reason"));
           if (!a.ok() && a.status().code() != core::StatusCode::kConflict) {
             return ErrorOf(a.status());
           }
@@ -177,9 +172,9 @@ void BindWorkflows(workflows::Engine& engine, crm::MessagingService& messaging,
         if (auto e = need_agents()) return *e;
         auto contact = ContactOf(ctx);
         if (!contact) return ActivityError{"rejected", "input needs contact_id"};
-        auto sent =
-            agents->Outreach(crm::TenantId(ctx.tenant_id), *contact, Str(ctx.input, "category"),
-                             Str(ctx.input, "purpose"), ctx.idempotency_key);
+        auto sent = agents->Outreach(crm::TenantId(ctx.tenant_id), *contact,
+                                     core::StringField(ctx.input, "category"),
+                                     core::StringField(ctx.input, "purpose"), ctx.idempotency_key);
         if (!sent.ok()) return ErrorOf(sent.status());
         return json::value(
             json::object{{"message_id", *sent ? json::value(**sent) : json::value(nullptr)},
@@ -219,7 +214,7 @@ void BindWorkflows(workflows::Engine& engine, crm::MessagingService& messaging,
     return [&external, &subscriptions, op, status](const ActivityContext& ctx) -> ActivityResult {
       ActivityResult r = external.Call(op, ctx);
       if (std::holds_alternative<ActivityError>(r)) return r;
-      std::string id = Str(ctx.input, "subscription_id");
+      std::string id = core::StringField(ctx.input, "subscription_id");
       if (!id.empty()) {
         auto s =
             subscriptions.SetStatus(crm::TenantId(ctx.tenant_id), crm::SubscriptionId(id), status);
@@ -239,7 +234,7 @@ void BindWorkflows(workflows::Engine& engine, crm::MessagingService& messaging,
         auto contact = ContactOf(ctx);
         if (!contact) return r;
         std::string first = FirstName(messaging, crm::TenantId(ctx.tenant_id), *contact);
-        std::string plan = Str(ctx.input, "plan");
+        std::string plan = core::StringField(ctx.input, "plan");
         std::string text = fmt::format(
             "{}! Sua assinatura{} está sendo ativada. Qualquer dúvida, é só "
             "responder por aqui.",

@@ -43,6 +43,16 @@ std::string Truncate(std::string s, size_t n) {
 
 Status InsertEvent(Connection& conn, Event& event);
 
+Status AppendEvent(Connection& conn, const Clock& clock, std::string type, std::string tenant_id,
+                   std::string key, std::string payload) {
+  Event e;
+  e.type = std::move(type);
+  e.tenant_id = std::move(tenant_id);
+  e.key = std::move(key);
+  e.payload = std::move(payload);
+  return AppendEvent(conn, e, clock);
+}
+
 Status AppendEvent(Connection& conn, Event& event, const Clock& clock) {
   if (event.id.empty()) event.id = NewUuidV7(clock);
   if (event.occurred_at == 0) event.occurred_at = clock.NowMillis();

@@ -70,6 +70,25 @@ Status RejectUnknownFields(const json::object& obj,
   return Status::Ok();
 }
 
+Status RejectUnknownQueryParams(const HttpRequest& request,
+                                std::initializer_list<std::string_view> allowed) {
+  for (const auto& [k, v] : ParseQuery(request.query)) {
+    if (std::find(allowed.begin(), allowed.end(), std::string_view(k)) == allowed.end()) {
+      return Status::InvalidArgument(fmt::format("unknown query parameter '{}'", k));
+    }
+  }
+  return Status::Ok();
+}
+
+std::string StringField(const json::object& obj, std::string_view key) {
+  const auto* v = obj.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::string StringField(const json::value& value, std::string_view key) {
+  return value.is_object() ? StringField(value.as_object(), key) : std::string();
+}
+
 std::string ToJson(const json::value& value) { return json::serialize(value); }
 
 }  // namespace ventros::core

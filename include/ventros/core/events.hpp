@@ -46,6 +46,9 @@ struct Event {
 // state change. Fills in id and occurred_at when empty. On PostgreSQL it takes a transaction-level
 // advisory lock so sequence numbers become visible in commit order (no consumer can skip one).
 Status AppendEvent(Connection& conn, Event& event, const Clock& clock);
+// The same for an event made of these parts.
+Status AppendEvent(Connection& conn, const Clock& clock, std::string type, std::string tenant_id,
+                   std::string key, std::string payload);
 
 // Handles several consecutive events at once (e.g. in one transaction); all or nothing.
 using EventBatchHandler = std::function<Status(std::span<const Event>)>;

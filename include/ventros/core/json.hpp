@@ -29,6 +29,14 @@ Result<std::optional<std::string>> OptionalString(const json::object& obj, std::
 Status RejectUnknownFields(const json::object& obj,
                            std::initializer_list<std::string_view> allowed);
 
+// The same for a request's query parameters ("unknown query parameter 'x'").
+Status RejectUnknownQueryParams(const HttpRequest& request,
+                                std::initializer_list<std::string_view> allowed);
+
+// A string member of an object; empty when absent or not a string (for payloads read leniently).
+std::string StringField(const json::object& obj, std::string_view key);
+std::string StringField(const json::value& value, std::string_view key);  // "" unless an object
+
 std::string ToJson(const json::value& value);
 
 }  // namespace ventros::core

@@ -17,6 +17,7 @@
 #include "ventros/agents/offline_model.hpp"
 #include "ventros/core/crypto.hpp"
 #include "ventros/core/ids.hpp"
+#include "ventros/core/json.hpp"
 #include "ventros/core/trace.hpp"
 
 namespace ventros::agents {
@@ -28,11 +29,6 @@ namespace {
 
 double MsSince(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
-
-std::string Str(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 std::optional<int64_t> IntArg(const json::object& o, std::string_view key) {
@@ -183,14 +179,15 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   }
   const json::object& p = pv.as_object();
   const auto* from_me = p.if_contains("from_me");
-  std::string message_id = Str(p, "id"), session = Str(p, "session_id"),
-              contact = Str(p, "contact_id"), chat = Str(p, "chat_id");
-  if ((from_me && from_me->is_bool() && from_me->as_bool()) || Str(p, "source") != "contact" ||
-      session.empty() || contact.empty() || message_id.empty() || chat.ends_with("@g.us")) {
+  std::string message_id = core::StringField(p, "id"), session = core::StringField(p, "session_id"),
+              contact = core::StringField(p, "contact_id"), chat = core::StringField(p, "chat_id");
+  if ((from_me && from_me->is_bool() && from_me->as_bool()) ||
+      core::StringField(p, "source") != "contact" || session.empty() || contact.empty() ||
+      message_id.empty() || chat.ends_with("@g.us")) {
     return Status::Ok();
   }
   const int64_t now = m.clock.NowMillis();
-  auto message_at = core::ParseTimestamp(Str(p, "message_at"));
+  auto message_at = core::ParseTimestamp(core::StringField(p, "message_at"));
   if (message_at && now - *message_at > m.options.max_backlog_age_ms) {
     if (m.metrics) {
       m.metrics
@@ -277,8 +274,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
   w.lang = DetectLanguage(t.input);
 
   // The turn's trace (OpenInference): spans end on every return, a failed turn's included.
-  static const core::Tracer kNoTracer(m.clock, nullptr);
-  const core::Tracer& tracer = m.options.tracer ? *m.options.tracer : kNoTracer;
+  const core::Tracer& tracer = m.tracer();
   core::Span root =
       tracer.StartTrace("agent.turn", core::SpanKind::kAgent, event.tenant_id, t.trace_id);
   root.Set("session.id", session).Set("user.id", contact).Set("input.value", t.input);
@@ -528,7 +524,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
             in.agent_id = t.agent_id;
             in.discount_percent = static_cast<int>(*discount);
             in.duration_months = static_cast<int>(*months);
-            in.reason = Str(args, "reason").substr(0, 1000);
+            in.reason = core::StringField(args, "reason").substr(0, 1000);
             in.idempotency_key = t.id + ":offer";
             VENTROS_ASSIGN_OR_RETURN(auto conn, m.db.Acquire());
             VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
@@ -544,12 +540,12 @@ Status AgentsService::HandleEvent(const core::Event& event) {
           }
         }
       } else if (call.name == "handoff_to_human") {
-        w.handoff_reason = Str(args, "reason").substr(0, 500);
+        w.handoff_reason = core::StringField(args, "reason").substr(0, 500);
         if (w.handoff_reason->empty()) w.handoff_reason = "asked by the agent";
         run.ok = true;
         run.result = ToolJson({{"ok", true}, {"handoff", "a human will take over"}});
       } else if (call.name == "move_pipeline_stage") {
-        std::string to = Str(args, "stage");
+        std::string to = core::StringField(args, "stage");
         const bool customer_now = stage_name.find("customer") != std::string::npos ||
                                   stage_name.find("client") != std::string::npos;
         if (!ValidStage(to)) {
@@ -589,7 +585,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
                   "$4, $5, $6, $7, $8, 'scheduled', $9, $10) ON CONFLICT DO NOTHING",
                   {DbValue(id), DbValue(event.tenant_id), DbValue(contact), DbValue(session),
                    t.agent_id ? DbValue(*t.agent_id) : DbValue(nullptr), DbValue(due),
-                   DbValue(Str(args, "note").substr(0, 500)),
+                   DbValue(core::StringField(args, "note").substr(0, 500)),
                    DbValue(FollowupText(w.lang, FirstName(w.contact.name))),
                    DbValue(t.id + ":followup"), DbValue(now)}));
           (void)ins;
@@ -599,7 +595,7 @@ Status AgentsService::HandleEvent(const core::Event& event) {
         }
       } else if (call.name == "search_memory") {
         memory::SearchRequest more = sr;
-        more.query = Str(args, "query").substr(0, 2000);
+        more.query = core::StringField(args, "query").substr(0, 2000);
         if (more.query.empty()) more.query = t.input;
         VENTROS_ASSIGN_OR_RETURN(auto extra, m.memory.Search(more));
         run.ok = true;
@@ -894,32 +890,32 @@ std::optional<Turn> TurnFromJson(const std::string& text) {
   if (ec || !v.is_object()) return std::nullopt;
   const auto& o = v.as_object();
   Turn t;
-  t.id = Str(o, "id");
-  t.session_id = Str(o, "session_id");
-  t.contact_id = Str(o, "contact_id");
-  t.trace_id = Str(o, "trace_id");
-  t.status = Str(o, "status");
-  t.category = Str(o, "agent_category");
+  t.id = core::StringField(o, "id");
+  t.session_id = core::StringField(o, "session_id");
+  t.contact_id = core::StringField(o, "contact_id");
+  t.trace_id = core::StringField(o, "trace_id");
+  t.status = core::StringField(o, "status");
+  t.category = core::StringField(o, "agent_category");
   if (auto* c = o.if_contains("confidence"); c && c->is_number())
     t.confidence = c->to_number<double>();
   if (auto* f = o.if_contains("routed_fallback"); f && f->is_bool())
     t.routed_fallback = f->as_bool();
-  if (auto a = Str(o, "agent_id"); !a.empty()) t.agent_id = a;
-  t.agent_name = Str(o, "agent_name");
-  t.model = Str(o, "model");
+  if (auto a = core::StringField(o, "agent_id"); !a.empty()) t.agent_id = a;
+  t.agent_name = core::StringField(o, "agent_name");
+  t.model = core::StringField(o, "model");
   if (auto* ids = o.if_contains("message_ids"); ids && ids->is_array()) {
     for (const auto& id : ids->as_array()) {
       if (id.is_string()) t.message_ids.emplace_back(id.as_string());
     }
   }
-  t.input = Str(o, "input");
-  t.context = Str(o, "context");
+  t.input = core::StringField(o, "input");
+  t.context = core::StringField(o, "context");
   if (auto* tools = o.if_contains("tool_calls"); tools && tools->is_array()) {
     for (const auto& x : tools->as_array()) {
       if (!x.is_object()) continue;
       const auto& xo = x.as_object();
       ToolRun r;
-      r.name = Str(xo, "name");
+      r.name = core::StringField(xo, "name");
       if (auto* a = xo.if_contains("arguments")) r.arguments = json::serialize(*a);
       if (auto* res = xo.if_contains("result")) r.result = json::serialize(*res);
       if (auto* ok = xo.if_contains("ok"); ok && ok->is_bool()) r.ok = ok->as_bool();
@@ -931,9 +927,9 @@ std::optional<Turn> TurnFromJson(const std::string& text) {
       t.tools.push_back(std::move(r));
     }
   }
-  t.reply = Str(o, "reply");
-  if (auto r = Str(o, "reply_message_id"); !r.empty()) t.reply_message_id = r;
-  if (auto r = Str(o, "offer_id"); !r.empty()) t.offer_id = r;
+  t.reply = core::StringField(o, "reply");
+  if (auto r = core::StringField(o, "reply_message_id"); !r.empty()) t.reply_message_id = r;
+  if (auto r = core::StringField(o, "offer_id"); !r.empty()) t.offer_id = r;
   if (auto* g = o.if_contains("groundedness"); g && g->is_object()) {
     const auto& go = g->as_object();
     if (auto* sc = go.if_contains("score"); sc && sc->is_number()) {
@@ -967,7 +963,7 @@ std::optional<Turn> TurnFromJson(const std::string& text) {
       if (val.is_number()) t.timings_ms[std::string(k)] = val.to_number<double>();
     }
   }
-  if (auto at = core::ParseTimestamp(Str(o, "created_at"))) t.created_at = *at;
+  if (auto at = core::ParseTimestamp(core::StringField(o, "created_at"))) t.created_at = *at;
   return t;
 }
 

@@ -10,6 +10,7 @@
 #include "ventros/agents/agents.hpp"
 #include "ventros/agents/guardrails.hpp"
 #include "ventros/core/json.hpp"
+#include "ventros/core/trace.hpp"
 
 namespace ventros::agents {
 
@@ -45,6 +46,9 @@ struct AgentsService::Impl {
   llm::Embedder& embedder;
   core::MetricsRegistry* metrics;
   AgentsService::Options options;
+  // Spans go to options.tracer; without one, a tracer without a sink records nothing.
+  core::Tracer no_tracer{clock, nullptr};
+  const core::Tracer& tracer() const { return options.tracer ? *options.tracer : no_tracer; }
   core::Histogram* turn_seconds = nullptr;
   core::Histogram* llm_seconds = nullptr;
 

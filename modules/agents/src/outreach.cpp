@@ -299,8 +299,7 @@ Result<std::optional<std::string>> AgentsService::Outreach(const crm::TenantId& 
   req.temperature = 0.3;
   req.max_tokens = 400;
   const std::string trace_id = core::RandomHex(16);
-  static const core::Tracer kNoTracer(m.clock, nullptr);
-  const core::Tracer& tracer = m.options.tracer ? *m.options.tracer : kNoTracer;
+  const core::Tracer& tracer = m.tracer();
   core::Span root =
       tracer.StartTrace("agent.outreach", core::SpanKind::kAgent, tenant.str(), trace_id);
   root.Set("user.id", contact.str())
@@ -379,8 +378,7 @@ Result<AgentsService::Qualification> AgentsService::Qualify(const crm::TenantId&
   req.temperature = 0;
   req.max_tokens = 400;
   req.json_output = true;
-  static const core::Tracer kNoTracer(m.clock, nullptr);
-  const core::Tracer& tracer = m.options.tracer ? *m.options.tracer : kNoTracer;
+  const core::Tracer& tracer = m.tracer();
   core::Span root = tracer.StartTrace("agent.qualify", core::SpanKind::kAgent, tenant.str());
   root.Set("user.id", contact.str()).Set("agent.name", spec.name);
   auto answer = m.model.Complete(req);

@@ -43,15 +43,6 @@ Result<int> LimitParam(const HttpRequest& req, int fallback, int max) {
   return v;
 }
 
-Status OnlyParams(const HttpRequest& req, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [k, v] : core::ParseQuery(req.query)) {
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-      return Status::InvalidArgument(fmt::format("unknown query parameter '{}'", k));
-    }
-  }
-  return Status::Ok();
-}
-
 Result<std::optional<std::string>> OverridesField(const json::object& body) {
   auto* v = body.if_contains("overrides");
   if (!v || v->is_null()) return std::optional<std::string>();
@@ -64,7 +55,8 @@ Result<std::optional<std::string>> OverridesField(const json::object& body) {
 void RegisterAgentRoutes(core::Router& router, AgentsService& service) {
   router.Add("GET", "/v1/agent-templates",
              [](HttpRequest& req) {
-               if (auto st = OnlyParams(req, {}); !st.ok()) return Fail(req, st);
+               if (auto st = core::RejectUnknownQueryParams(req, {}); !st.ok())
+                 return Fail(req, st);
                return HttpResponse::Json(200, ItemsJson(BuiltInTemplates(), TemplateJson));
              },
              {.min_role = Role::kReadonly, .summary = "List the built-in agent templates"});
@@ -105,7 +97,8 @@ void RegisterAgentRoutes(core::Router& router, AgentsService& service) {
 
   router.Add("GET", "/v1/agents",
              [&service](HttpRequest& req) {
-               if (auto st = OnlyParams(req, {"category", "include_disabled"}); !st.ok()) {
+               if (auto st = core::RejectUnknownQueryParams(req, {"category", "include_disabled"});
+                   !st.ok()) {
                  return Fail(req, st);
                }
                auto include = req.QueryParam("include_disabled");
@@ -188,7 +181,7 @@ void RegisterAgentRoutes(core::Router& router, AgentsService& service) {
   router.Add(
       "GET", "/v1/router/routes",
       [&service](HttpRequest& req) {
-        if (auto st = OnlyParams(req, {}); !st.ok()) return Fail(req, st);
+        if (auto st = core::RejectUnknownQueryParams(req, {}); !st.ok()) return Fail(req, st);
         auto routes = service.Routes(TenantOf(req));
         if (!routes.ok()) return Fail(req, routes.status());
         json::array items;
@@ -232,7 +225,8 @@ void RegisterAgentRoutes(core::Router& router, AgentsService& service) {
 
   router.Add("GET", "/v1/offers",
              [&service](HttpRequest& req) {
-               if (auto st = OnlyParams(req, {"contact_id"}); !st.ok()) return Fail(req, st);
+               if (auto st = core::RejectUnknownQueryParams(req, {"contact_id"}); !st.ok())
+                 return Fail(req, st);
                std::optional<crm::ContactId> contact;
                if (auto c = req.QueryParam("contact_id")) {
                  if (!core::IsUuid(*c)) {
@@ -250,7 +244,8 @@ void RegisterAgentRoutes(core::Router& router, AgentsService& service) {
   router.Add(
       "GET", "/v1/agent-turns",
       [&service](HttpRequest& req) {
-        if (auto st = OnlyParams(req, {"session_id", "limit"}); !st.ok()) return Fail(req, st);
+        if (auto st = core::RejectUnknownQueryParams(req, {"session_id", "limit"}); !st.ok())
+          return Fail(req, st);
         std::optional<crm::SessionId> session;
         if (auto s = req.QueryParam("session_id")) {
           if (!core::IsUuid(*s)) {

@@ -62,16 +62,6 @@ Status ValidOverrides(const std::string& text) {
   return Status::Ok();
 }
 
-Status Emit(core::Connection& conn, const core::Clock& clock, const std::string& type,
-            const TenantId& tenant, const std::string& key, std::string payload) {
-  core::Event e;
-  e.type = type;
-  e.tenant_id = tenant.str();
-  e.key = key;
-  e.payload = std::move(payload);
-  return core::AppendEvent(conn, e, clock);
-}
-
 bool IsUniqueViolation(const Status& st) {
   return st.code() == core::StatusCode::kAlreadyExists ||
          st.message().find("UNIQUE") != std::string::npos ||
@@ -112,7 +102,8 @@ Result<Agent> AgentRegistry::CreateAgent(const TenantId& tenant, const std::stri
     }
     return ins.status();
   }
-  VENTROS_RETURN_IF_ERROR(Emit(*conn, clock_, "agent.created", tenant, a.id.str(), AgentJson(a)));
+  VENTROS_RETURN_IF_ERROR(
+      core::AppendEvent(*conn, clock_, "agent.created", tenant.str(), a.id.str(), AgentJson(a)));
   VENTROS_RETURN_IF_ERROR(tx.Commit());
   return a;
 }
@@ -174,7 +165,8 @@ Result<Agent> AgentRegistry::UpdateAgent(const TenantId& tenant, const AgentId& 
                             {DbValue(a.name), DbValue(a.overrides), DbValue(a.enabled ? 1 : 0),
                              DbValue(a.updated_at), DbValue(id.str()), DbValue(tenant.str())}));
   (void)upd;
-  VENTROS_RETURN_IF_ERROR(Emit(*conn, clock_, "agent.updated", tenant, a.id.str(), AgentJson(a)));
+  VENTROS_RETURN_IF_ERROR(
+      core::AppendEvent(*conn, clock_, "agent.updated", tenant.str(), a.id.str(), AgentJson(a)));
   VENTROS_RETURN_IF_ERROR(tx.Commit());
   return a;
 }
@@ -231,8 +223,8 @@ Result<Offer> AgentRegistry::CreateOffer(core::Connection& conn, const TenantId&
                   DbValue(o.reason), DbValue(o.status), DbValue(in.idempotency_key),
                   DbValue(o.created_at)}));
   (void)ins;
-  VENTROS_RETURN_IF_ERROR(
-      Emit(conn, clock_, "offer.created", tenant, o.contact_id.str(), OfferJson(o)));
+  VENTROS_RETURN_IF_ERROR(core::AppendEvent(conn, clock_, "offer.created", tenant.str(),
+                                            o.contact_id.str(), OfferJson(o)));
   return o;
 }
 

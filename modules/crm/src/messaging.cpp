@@ -253,12 +253,7 @@ std::string MessagingService::PhoneOf(std::string_view wa_id) {
 Status MessagingService::Emit(core::Connection& conn, const std::string& type,
                               const TenantId& tenant, const std::string& key,
                               const std::string& payload) {
-  core::Event e;
-  e.type = type;
-  e.tenant_id = tenant.str();
-  e.key = key;
-  e.payload = payload;
-  return core::AppendEvent(conn, e, clock_);
+  return core::AppendEvent(conn, clock_, type, tenant.str(), key, payload);
 }
 
 Status MessagingService::AddContactEvent(core::Connection& conn, const TenantId& tenant,

@@ -30,12 +30,8 @@ Subscription FromRow(const core::DbRow& r) {
 
 Status Emit(core::Connection& conn, const core::Clock& clock, const std::string& type,
             const Subscription& s) {
-  core::Event e;
-  e.type = type;
-  e.tenant_id = s.tenant_id.str();
-  e.key = s.contact_id.str();
-  e.payload = SubscriptionJson(s);
-  return core::AppendEvent(conn, e, clock);
+  return core::AppendEvent(conn, clock, type, s.tenant_id.str(), s.contact_id.str(),
+                           SubscriptionJson(s));
 }
 
 HttpResponse Fail(const HttpRequest& req, const Status& st) {

@@ -29,15 +29,6 @@ HttpResponse Fail(const HttpRequest& req, const Status& status) {
 
 const std::string& TenantOf(const HttpRequest& req) { return req.principal->tenant_id; }
 
-Status OnlyParams(const HttpRequest& req, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [k, v] : core::ParseQuery(req.query)) {
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-      return Status::InvalidArgument(fmt::format("unknown query parameter '{}'", k));
-    }
-  }
-  return Status::Ok();
-}
-
 Result<int> LimitParam(const HttpRequest& req) {
   auto text = req.QueryParam("limit");
   if (!text) return kDefaultLimit;
@@ -154,7 +145,9 @@ void RegisterObservabilityRoutes(core::Router& router, SpanStore& store) {
   router.Add(
       "GET", "/v1/traces",
       [&store](HttpRequest& req) {
-        if (auto st = OnlyParams(req, {"session_id", "agent", "since", "limit"}); !st.ok()) {
+        if (auto st =
+                core::RejectUnknownQueryParams(req, {"session_id", "agent", "since", "limit"});
+            !st.ok()) {
           return Fail(req, st);
         }
         TraceFilter filter;
@@ -182,7 +175,7 @@ void RegisterObservabilityRoutes(core::Router& router, SpanStore& store) {
   router.Add(
       "GET", "/v1/traces/{id}",
       [&store](HttpRequest& req) {
-        if (auto st = OnlyParams(req, {}); !st.ok()) return Fail(req, st);
+        if (auto st = core::RejectUnknownQueryParams(req, {}); !st.ok()) return Fail(req, st);
         std::string id = req.PathParam("id");
         if (!IsTraceId(id)) {
           return Fail(req, Status::InvalidArgument("a trace id is 32 hexadecimal digits"));
@@ -207,7 +200,8 @@ void RegisterObservabilityRoutes(core::Router& router, SpanStore& store) {
   router.Add(
       "GET", "/v1/usage",
       [&store](HttpRequest& req) {
-        if (auto st = OnlyParams(req, {"group_by", "since"}); !st.ok()) return Fail(req, st);
+        if (auto st = core::RejectUnknownQueryParams(req, {"group_by", "since"}); !st.ok())
+          return Fail(req, st);
         const std::string group_by = req.QueryParam("group_by").value_or("day");
         if (group_by != "agent" && group_by != "day") {
           return Fail(req,
@@ -236,7 +230,8 @@ void RegisterObservabilityRoutes(core::Router& router, SpanStore& store) {
   router.Add(
       "GET", "/v1/evaluations/flagged",
       [&store](HttpRequest& req) {
-        if (auto st = OnlyParams(req, {"limit"}); !st.ok()) return Fail(req, st);
+        if (auto st = core::RejectUnknownQueryParams(req, {"limit"}); !st.ok())
+          return Fail(req, st);
         auto limit = LimitParam(req);
         if (!limit.ok()) return Fail(req, limit.status());
         auto flagged = store.Flagged(TenantOf(req), *limit);
@@ -259,7 +254,8 @@ void RegisterObservabilityRoutes(core::Router& router, SpanStore& store) {
 
   router.Add("GET", "/v1/retrieval/quality",
              [&store](HttpRequest& req) {
-               if (auto st = OnlyParams(req, {"since"}); !st.ok()) return Fail(req, st);
+               if (auto st = core::RejectUnknownQueryParams(req, {"since"}); !st.ok())
+                 return Fail(req, st);
                auto since = SinceParam(req);
                if (!since.ok()) return Fail(req, since.status());
                auto q = store.RetrievalQuality(TenantOf(req), *since);

@@ -8,6 +8,8 @@
 
 #include <boost/json.hpp>
 
+#include "ventros/core/json.hpp"
+
 namespace ventros::workflows {
 
 namespace json = boost::json;
@@ -17,11 +19,6 @@ namespace {
 
 constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
-std::string Str(const json::value& v, std::string_view key) {
-  if (!v.is_object()) return {};
-  auto* x = v.as_object().if_contains(key);
-  return x && x->is_string() ? std::string(x->as_string()) : std::string();
-}
 int64_t Int(const json::value& v, std::string_view key) {
   if (!v.is_object()) return 0;
   auto* x = v.as_object().if_contains(key);
@@ -74,7 +71,7 @@ Step WaitUntilDay(int day, std::string next, std::string self) {
 }
 
 json::object ContactInput(const StepContext& c) {
-  return json::object{{"contact_id", Str(c.state, "contact_id")}};
+  return json::object{{"contact_id", core::StringField(c.state, "contact_id")}};
 }
 
 }  // namespace
@@ -90,7 +87,7 @@ Definition LeadNurturing() {
   d.id_reuse = IdReusePolicy::kAllowDuplicateFailedOnly;
   auto& s = d.steps;
   s["start"] = [](StepContext& c) {
-    if (Str(c.state, "contact_id").empty()) {
+    if (core::StringField(c.state, "contact_id").empty()) {
       return Command::Fail("invalid", "lead_nurturing needs input {contact_id}");
     }
     c.state["started_at"] = c.now_ms;
@@ -179,19 +176,19 @@ Definition CustomerOnboarding() {
     const std::string op = steps[i].first, undo = steps[i].second;
     const std::string next = i + 1 < steps.size() ? steps[i + 1].first : "done";
     d.steps[op] = [op, undo, next](StepContext& c) {
-      if (op == "create_account" && Str(c.state, "contact_id").empty()) {
+      if (op == "create_account" && core::StringField(c.state, "contact_id").empty()) {
         return Command::Fail("invalid", "customer_onboarding needs input {contact_id, plan}");
       }
       if (!c.last.is_null()) c.state["last_result"] = c.last;
-      json::object in{{"contact_id", Str(c.state, "contact_id")},
-                      {"subscription_id", Str(c.state, "subscription_id")},
-                      {"plan", Str(c.state, "plan")}};
+      json::object in{{"contact_id", core::StringField(c.state, "contact_id")},
+                      {"subscription_id", core::StringField(c.state, "subscription_id")},
+                      {"plan", core::StringField(c.state, "plan")}};
       return Command::Activity(op, in, next, Retrying(5), Compensation{undo, in});
     };
   }
   d.steps["done"] = [](StepContext& c) {
-    return Command::Complete(json::object{{"contact_id", Str(c.state, "contact_id")},
-                                          {"plan", Str(c.state, "plan")},
+    return Command::Complete(json::object{{"contact_id", core::StringField(c.state, "contact_id")},
+                                          {"plan", core::StringField(c.state, "plan")},
                                           {"status", "active"}});
   };
   return d;

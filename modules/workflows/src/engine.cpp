@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "ventros/core/ids.hpp"
+#include "ventros/core/json.hpp"
 
 namespace ventros::workflows {
 
@@ -122,10 +123,6 @@ json::value ParseValue(const std::string& text) {
   auto v = json::parse(text, ec);
   return ec ? json::value(nullptr) : v;
 }
-std::string Str(const json::object& o, std::string_view k) {
-  auto* v = o.if_contains(k);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 int64_t Int(const json::object& o, std::string_view k, int64_t fallback = 0) {
   auto* v = o.if_contains(k);
   if (!v) return fallback;
@@ -221,12 +218,12 @@ Workflow WorkflowFromRow(const core::DbRow& r) {
   w.result = r.GetText(8);
   w.error = r.GetText(9);
   json::object pending = ParseObject(r.GetText(10));
-  std::string kind = Str(pending, "kind");
+  std::string kind = core::StringField(pending, "kind");
   if (w.status == "running") {
-    if (kind == "signal") w.waiting_for = "signal:" + Str(pending, "name");
-    if (kind == "activity") w.waiting_for = "activity:" + Str(pending, "name");
+    if (kind == "signal") w.waiting_for = "signal:" + core::StringField(pending, "name");
+    if (kind == "activity") w.waiting_for = "activity:" + core::StringField(pending, "name");
     if (kind == "timer") w.waiting_for = "timer";
-    if (kind == "child") w.waiting_for = "child:" + Str(pending, "child_id");
+    if (kind == "child") w.waiting_for = "child:" + core::StringField(pending, "child_id");
     if (kind == "compensate") w.waiting_for = "compensations";
   }
   w.parent_run_id = r.GetOptText(14);
@@ -342,8 +339,9 @@ struct Engine::Impl {
     }
     if (!r.parent_run_id) return Status::Ok();
     VENTROS_ASSIGN_OR_RETURN(auto parent, Load(conn, *r.parent_run_id));
-    if (!parent || parent->status != "running" || Str(parent->pending, "kind") != "child" ||
-        Str(parent->pending, "child_run_id") != r.run_id) {
+    if (!parent || parent->status != "running" ||
+        core::StringField(parent->pending, "kind") != "child" ||
+        core::StringField(parent->pending, "child_run_id") != r.run_id) {
       return Status::Ok();
     }
     json::object outcome{{"status", status},
@@ -351,8 +349,9 @@ struct Engine::Impl {
                          {"error", r.error},
                          {"workflow_id", r.id}};
     parent->Record("child_completed", outcome);
-    parent->pending = json::object{
-        {"kind", "step"}, {"step", Str(parent->pending, "next")}, {"last", std::move(outcome)}};
+    parent->pending = json::object{{"kind", "step"},
+                                   {"step", core::StringField(parent->pending, "next")},
+                                   {"last", std::move(outcome)}};
     parent->wake_at = now;
     // The parent keeps whatever lease it has (a worker may hold it).
     VENTROS_ASSIGN_OR_RETURN(
@@ -520,9 +519,10 @@ struct Engine::Impl {
       std::string name = row.GetText(1);
       json::value payload = ParseValue(row.GetText(2));
       r.Record("signal_received", json::object{{"name", name}, {"payload", payload}});
-      if (Str(r.pending, "kind") == "signal" && Str(r.pending, "name") == name) {
-        r.pending =
-            json::object{{"kind", "step"}, {"step", Str(r.pending, "next")}, {"last", payload}};
+      if (core::StringField(r.pending, "kind") == "signal" &&
+          core::StringField(r.pending, "name") == name) {
+        r.pending = json::object{
+            {"kind", "step"}, {"step", core::StringField(r.pending, "next")}, {"last", payload}};
         r.wake_at = now;
       } else {
         auto& queue = r.inbox[name];
@@ -553,10 +553,10 @@ struct Engine::Impl {
     Run& r = *loaded;
     int64_t now = clock.NowMillis();
     VENTROS_RETURN_IF_ERROR(DrainSignals(*conn, r));
-    std::string kind = Str(r.pending, "kind");
+    std::string kind = core::StringField(r.pending, "kind");
     std::string cancel_child;  // a child to cancel with its parent, once this commits
     if (r.cancel_requested && kind != "compensate") {
-      if (kind == "child") cancel_child = Str(r.pending, "child_run_id");
+      if (kind == "child") cancel_child = core::StringField(r.pending, "child_run_id");
       r.Record("cancel_requested", json::object{});
       VENTROS_RETURN_IF_ERROR(FailRun(*conn, r, "cancelled", "cancelled", "cancelled"));
     }
@@ -577,7 +577,7 @@ struct Engine::Impl {
       return Status::Ok();
     };
     for (int i = 0; i < kMaxStepsPerAdvance && r.status == "running"; ++i) {
-      kind = Str(r.pending, "kind");
+      kind = core::StringField(r.pending, "kind");
       if (kind == "activity" || kind == "compensate") {
         if (r.wake_at > now) break;  // a retry waits
         int64_t start_to_close = 0;
@@ -609,22 +609,22 @@ struct Engine::Impl {
       if (kind == "timer") {
         if (r.wake_at > now) break;
         r.Record("timer_fired", json::object{});
-        r.pending =
-            json::object{{"kind", "step"}, {"step", Str(r.pending, "next")}, {"last", nullptr}};
+        r.pending = json::object{
+            {"kind", "step"}, {"step", core::StringField(r.pending, "next")}, {"last", nullptr}};
         continue;
       }
       if (kind == "signal") {
         if (r.wake_at == 0 || r.wake_at > now) break;
-        r.Record("signal_timeout", json::object{{"name", Str(r.pending, "name")}});
+        r.Record("signal_timeout", json::object{{"name", core::StringField(r.pending, "name")}});
         r.pending = json::object{{"kind", "step"},
-                                 {"step", Str(r.pending, "on_timeout")},
+                                 {"step", core::StringField(r.pending, "on_timeout")},
                                  {"last", nullptr},
                                  {"timed_out", true}};
         continue;
       }
       if (kind != "step") break;  // child, closed
       const Definition* def = Find(r.type);
-      std::string step = Str(r.pending, "step");
+      std::string step = core::StringField(r.pending, "step");
       auto fn = def ? def->steps.find(step) : decltype(def->steps.end()){};
       if (!def || fn == def->steps.end()) {
         VENTROS_RETURN_IF_ERROR(FailRun(
@@ -687,7 +687,7 @@ struct Engine::Impl {
   // delay, or the workflow's failure (compensations first).
   Status ActivityFailed(core::Connection& conn, Run& cur, const json::object& p, int attempt,
                         const ActivityOptions& opts, const ActivityError& err, int64_t now) {
-    const std::string name = Str(p, "name");
+    const std::string name = core::StringField(p, "name");
     cur.Record("activity_failed", json::object{{"activity", name},
                                                {"attempt", attempt},
                                                {"kind", err.kind},
@@ -729,14 +729,15 @@ struct Engine::Impl {
     {
       VENTROS_ASSIGN_OR_RETURN(auto conn, db.Acquire());
       VENTROS_ASSIGN_OR_RETURN(auto loaded, Load(*conn, run_id));
-      if (!loaded || loaded->status != "running" || Str(loaded->pending, "kind") != "activity" ||
+      if (!loaded || loaded->status != "running" ||
+          core::StringField(loaded->pending, "kind") != "activity" ||
           loaded->lease_owner != owner) {
         return Status::Ok();
       }
       r = std::move(*loaded);
     }
     const json::object p = r.pending;
-    const std::string name = Str(p, "name"), key = Str(p, "key");
+    const std::string name = core::StringField(p, "name"), key = core::StringField(p, "key");
     const int attempt = static_cast<int>(Int(p, "attempt", 1));
     const ActivityOptions opts = OptionsOf(p);
     int64_t now = clock.NowMillis();
@@ -773,9 +774,10 @@ struct Engine::Impl {
     VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
     VENTROS_ASSIGN_OR_RETURN(auto loaded, Load(*conn, run_id));
     // Someone else moved on (a lost lease): this outcome is not recorded.
-    if (!loaded || loaded->status != "running" || Str(loaded->pending, "kind") != "activity" ||
-        Str(loaded->pending, "key") != key || Int(loaded->pending, "attempt") != attempt ||
-        loaded->lease_owner != owner) {
+    if (!loaded || loaded->status != "running" ||
+        core::StringField(loaded->pending, "kind") != "activity" ||
+        core::StringField(loaded->pending, "key") != key ||
+        Int(loaded->pending, "attempt") != attempt || loaded->lease_owner != owner) {
       return Status::Ok();
     }
     Run& cur = *loaded;
@@ -789,7 +791,8 @@ struct Engine::Impl {
         c["for"] = name;
         cur.compensations.push_back(std::move(c));
       }
-      cur.pending = json::object{{"kind", "step"}, {"step", Str(p, "next")}, {"last", *ok}};
+      cur.pending =
+          json::object{{"kind", "step"}, {"step", core::StringField(p, "next")}, {"last", *ok}};
       cur.wake_at = now;
       if (metrics) {
         metrics
@@ -822,8 +825,8 @@ struct Engine::Impl {
     std::string name, key;
     if (!r.compensations.empty() && r.compensations.back().is_object()) {
       const json::object& c = r.compensations.back().as_object();
-      name = Str(c, "activity");
-      key = Str(c, "key") + ":compensation";
+      name = core::StringField(c, "activity");
+      key = core::StringField(c, "key") + ":compensation";
       ActivityContext ctx;
       ctx.tenant_id = r.tenant_id;
       ctx.workflow_id = r.id;
@@ -840,7 +843,8 @@ struct Engine::Impl {
     VENTROS_ASSIGN_OR_RETURN(auto conn, db.Acquire());
     VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
     VENTROS_ASSIGN_OR_RETURN(auto loaded, Load(*conn, run_id));
-    if (!loaded || loaded->status != "running" || Str(loaded->pending, "kind") != "compensate" ||
+    if (!loaded || loaded->status != "running" ||
+        core::StringField(loaded->pending, "kind") != "compensate" ||
         loaded->lease_owner != owner || loaded->compensations.size() != r.compensations.size() ||
         Int(loaded->pending, "attempt", 1) != attempt) {
       return Status::Ok();
@@ -873,7 +877,8 @@ struct Engine::Impl {
     }
     if (cur.compensations.empty()) {
       VENTROS_RETURN_IF_ERROR(
-          Close(*conn, cur, Str(cur.pending, "final") == "cancelled" ? "cancelled" : "failed"));
+          Close(*conn, cur,
+                core::StringField(cur.pending, "final") == "cancelled" ? "cancelled" : "failed"));
     }
     bool release = cur.status != "running" || cur.wake_at > now;
     VENTROS_RETURN_IF_ERROR(Save(*conn, cur, release));

@@ -26,15 +26,6 @@ HttpResponse Fail(const HttpRequest& req, const Status& st) {
 
 const std::string& TenantOf(const HttpRequest& req) { return req.principal->tenant_id; }
 
-Status OnlyParams(const HttpRequest& req, std::initializer_list<std::string_view> allowed) {
-  for (const auto& [k, v] : core::ParseQuery(req.query)) {
-    if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
-      return Status::InvalidArgument(fmt::format("unknown query parameter '{}'", k));
-    }
-  }
-  return Status::Ok();
-}
-
 const std::vector<std::string>& TriggerTypes() {
   static const std::vector<std::string> types = {kLeadNurturing};
   return types;
@@ -83,7 +74,8 @@ void RegisterWorkflowRoutes(core::Router& router, Engine& engine, Triggers& trig
   router.Add(
       "GET", "/v1/workflows",
       [&engine](HttpRequest& req) {
-        if (auto st = OnlyParams(req, {"type", "status", "limit"}); !st.ok()) return Fail(req, st);
+        if (auto st = core::RejectUnknownQueryParams(req, {"type", "status", "limit"}); !st.ok())
+          return Fail(req, st);
         int limit = 50;
         if (auto l = req.QueryParam("limit")) {
           auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), limit);
@@ -174,7 +166,7 @@ void RegisterWorkflowRoutes(core::Router& router, Engine& engine, Triggers& trig
   router.Add(
       "GET", "/v1/workflow-triggers",
       [&triggers](HttpRequest& req) {
-        if (auto st = OnlyParams(req, {}); !st.ok()) return Fail(req, st);
+        if (auto st = core::RejectUnknownQueryParams(req, {}); !st.ok()) return Fail(req, st);
         auto list = triggers.List(TenantOf(req));
         if (!list.ok()) return Fail(req, list.status());
         json::array items;
