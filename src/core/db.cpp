@@ -137,6 +137,7 @@ struct Database::Impl {
   DbEngine engine;
   std::string sqlite_path;
   std::shared_ptr<SqliteWriterLock> sqlite_writer = std::make_shared<SqliteWriterLock>();
+  std::shared_ptr<SqliteCheckpointer> sqlite_checkpointer;  // file databases only
   mutable std::mutex mu;
   std::condition_variable cv;
   std::deque<std::unique_ptr<Connection>> idle;
@@ -150,7 +151,7 @@ struct Database::Impl {
   Result<std::unique_ptr<Connection>> Connect() {
     if (engine == DbEngine::kSqlite) {
       return OpenSqliteConnection(sqlite_path, options.busy_timeout, sqlite_writer,
-                                  options.sqlite_synchronous_full);
+                                  options.sqlite_synchronous_full, sqlite_checkpointer);
     }
     return OpenPostgresConnection(options.url, options.connect_timeout);
   }
@@ -170,7 +171,12 @@ Result<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options)
   if (engine == DbEngine::kSqlite) {
     impl->sqlite_path = SqlitePath(options.url);
     // Each in-memory SQLite connection is its own database: keep exactly one.
-    if (impl->sqlite_path == ":memory:") impl->max_size = 1;
+    if (impl->sqlite_path == ":memory:") {
+      impl->max_size = 1;
+    } else {
+      impl->sqlite_checkpointer =
+          std::make_shared<SqliteCheckpointer>(impl->sqlite_path, impl->sqlite_writer);
+    }
   }
   auto first = impl->Connect();
   if (!first.ok()) {

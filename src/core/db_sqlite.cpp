@@ -5,11 +5,14 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 
 #include "ventros/core/db.hpp"
@@ -67,8 +70,22 @@ class SqliteConnection final : public Connection {
 
  public:
   SqliteConnection(DbHandle db, std::shared_ptr<SqliteWriterLock> writer,
-                   std::chrono::milliseconds busy_timeout)
-      : db_(std::move(db)), writer_(std::move(writer)), busy_timeout_(busy_timeout) {}
+                   std::chrono::milliseconds busy_timeout,
+                   std::shared_ptr<SqliteCheckpointer> checkpointer)
+      : db_(std::move(db)),
+        writer_(std::move(writer)),
+        busy_timeout_(busy_timeout),
+        checkpointer_(std::move(checkpointer)) {
+    if (checkpointer_) {
+      sqlite3_wal_hook(
+          db_.get(),
+          [](void* arg, sqlite3*, const char*, int frames) {
+            static_cast<SqliteCheckpointer*>(arg)->Committed(frames);
+            return SQLITE_OK;
+          },
+          checkpointer_.get());
+    }
+  }
   ~SqliteConnection() override {
     if (holding_writer_) writer_->Unlock();
   }
@@ -275,6 +292,8 @@ class SqliteConnection final : public Connection {
   DbHandle db_;
   std::shared_ptr<SqliteWriterLock> writer_;  // shared by the pool's connections; may be null
   std::chrono::milliseconds busy_timeout_;
+  // Declared after db_: destroyed first would leave the WAL hook pointing at nothing.
+  std::shared_ptr<SqliteCheckpointer> checkpointer_;
   bool holding_writer_ = false;
   static constexpr size_t kMaxCachedStatements = 512;
   std::unordered_map<std::string, Prepared, TextHash, std::equal_to<>> statements_;
@@ -285,6 +304,90 @@ thread_local bool background_writer = false;
 }  // namespace
 
 void SetBackgroundWriter(bool background) { background_writer = background; }
+
+struct SqliteCheckpointer::Impl {
+  std::string path;
+  std::shared_ptr<SqliteWriterLock> writer;  // may be null
+  int threshold = 1000;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool wanted = false;
+  bool stop = false;
+  std::atomic<int64_t> done{0};
+  std::thread thread;
+
+  // PASSIVE copies what no reader still needs and never waits; a busy answer is fine, the next
+  // commit past the threshold asks again. The log starts over only when a writer begins after a
+  // checkpoint that copied all of it, which under a steady load never happens by itself (commits
+  // land while the copy runs): once the log has grown past twice the threshold, the short copy of
+  // what arrived meanwhile is made holding this process's write lock, so the next writer finds
+  // it all copied and starts the log over.
+  void Checkpoint(sqlite3* db) {
+    int log = 0, copied = 0;
+    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    done.fetch_add(1, std::memory_order_relaxed);
+    if (writer && log >= 2 * threshold && writer->TryLockFor(std::chrono::milliseconds(1000))) {
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+      writer->Unlock();
+      done.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  void Run() {
+    DbHandle db;
+    std::unique_lock lock(mu);
+    for (;;) {
+      cv.wait(lock, [&] { return wanted || stop; });
+      if (stop) return;
+      wanted = false;
+      lock.unlock();
+      if (!db) {
+        sqlite3* raw = nullptr;
+        int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+        db.reset(raw);
+        // Reading the journal mode opens the log; before that a checkpoint sees no WAL at all.
+        if (rc == SQLITE_OK)
+          rc = sqlite3_exec(raw, "PRAGMA journal_mode", nullptr, nullptr, nullptr);
+        if (rc != SQLITE_OK) db.reset();
+      }
+      if (db) Checkpoint(db.get());
+      lock.lock();
+    }
+  }
+};
+
+SqliteCheckpointer::SqliteCheckpointer(std::string path, std::shared_ptr<SqliteWriterLock> writer,
+                                       int threshold_frames)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->path = std::move(path);
+  impl_->writer = std::move(writer);
+  impl_->threshold = std::max(1, threshold_frames);
+  impl_->thread = std::thread([impl = impl_.get()] { impl->Run(); });
+}
+
+SqliteCheckpointer::~SqliteCheckpointer() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->cv.notify_one();
+  impl_->thread.join();
+}
+
+void SqliteCheckpointer::Committed(int log_frames) {
+  if (log_frames < impl_->threshold) return;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->wanted) return;
+    impl_->wanted = true;
+  }
+  impl_->cv.notify_one();
+}
+
+int64_t SqliteCheckpointer::checkpoints() const {
+  return impl_->done.load(std::memory_order_relaxed);
+}
 
 bool SqliteWriterLock::TryLockFor(std::chrono::milliseconds timeout) {
   auto start = std::chrono::steady_clock::now();
@@ -319,10 +422,10 @@ void SqliteWriterLock::Unlock() {
   cv_.notify_all();
 }
 
-Result<std::unique_ptr<Connection>> OpenSqliteConnection(const std::string& path,
-                                                         std::chrono::milliseconds busy_timeout,
-                                                         std::shared_ptr<SqliteWriterLock> writer,
-                                                         bool synchronous_full) {
+Result<std::unique_ptr<Connection>> OpenSqliteConnection(
+    const std::string& path, std::chrono::milliseconds busy_timeout,
+    std::shared_ptr<SqliteWriterLock> writer, bool synchronous_full,
+    std::shared_ptr<SqliteCheckpointer> checkpointer) {
   if (path != ":memory:") {
     std::filesystem::path parent = std::filesystem::path(path).parent_path();
     if (!parent.empty() && !std::filesystem::exists(parent)) {
@@ -352,8 +455,19 @@ Result<std::unique_ptr<Connection>> OpenSqliteConnection(const std::string& path
     sqlite3_free(err);
     return Status::Unavailable(fmt::format("cannot open {}: {}", path, msg));
   }
-  return std::unique_ptr<Connection>(
-      new SqliteConnection(std::move(db), std::move(writer), busy_timeout));
+  if (checkpointer) {
+    // The checkpointer copies the log back; a log grown past a large checkpoint shrinks back to
+    // this size when it starts over.
+    rc = sqlite3_exec(db.get(), "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;",
+                      nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      std::string msg = err ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      return Status::Unavailable(fmt::format("cannot open {}: {}", path, msg));
+    }
+  }
+  return std::unique_ptr<Connection>(new SqliteConnection(std::move(db), std::move(writer),
+                                                          busy_timeout, std::move(checkpointer)));
 }
 
 }  // namespace ventros::core

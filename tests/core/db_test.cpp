@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <thread>
 
 #include "support/test_db.hpp"
@@ -10,6 +11,7 @@
 #include "ventros/core/migrations.hpp"
 
 using namespace ventros::core;
+using ventros::testing::TempDir;
 using ventros::testing::TestDb;
 
 namespace {
@@ -344,4 +346,66 @@ VENTROS_DB_TEST("Database: long IN lists bind every value, and many distinct sta
     REQUIRE(q.ok());
     CHECK(q->rows[0].GetInt(0) == n + 1);
   }
+}
+
+TEST_CASE("Database: SQLite checkpoints run on their own thread, and committers never do them",
+          "[db][sqlite]") {
+  TempDir dir;
+  std::string path = dir.path() + "/c.db";
+  auto checkpointer = std::make_shared<SqliteCheckpointer>(path, nullptr, 100);
+  auto conn =
+      OpenSqliteConnection(path, std::chrono::milliseconds(1000), nullptr, false, checkpointer);
+  REQUIRE(conn.ok());
+  auto autocheckpoint = (*conn)->Query("PRAGMA wal_autocheckpoint");
+  REQUIRE(autocheckpoint.ok());
+  CHECK(autocheckpoint->rows[0].GetInt(0) == 0);  // never on the committing thread
+  REQUIRE((*conn)->ExecScript("CREATE TABLE big (id INTEGER PRIMARY KEY, data BLOB)").ok());
+  // About 200 pages per commit: past the threshold after the first one.
+  std::string blob(800 * 1024, 'x');
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE((*conn)->Query("INSERT INTO big (data) VALUES ($1)", {DbValue(Blob{blob})}).ok());
+  }
+  REQUIRE(ventros::testing::Eventually([&] { return checkpointer->checkpoints() >= 1; }));
+  // The rows reached the database file itself, which stays small when nothing checkpoints.
+  REQUIRE(
+      ventros::testing::Eventually([&] { return std::filesystem::file_size(path) > 800u * 1024; }));
+  // Below the threshold nothing is asked for.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  int64_t before = checkpointer->checkpoints();
+  REQUIRE((*conn)->Query("INSERT INTO big (data) VALUES ($1)", {DbValue(Blob{"y"})}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(checkpointer->checkpoints() == before);
+}
+
+TEST_CASE("Database: a SQLite file database checkpoints in the background", "[db][sqlite]") {
+  TestDb tdb(DbEngine::kSqlite);
+  auto db = tdb.Open();
+  auto conn = db->Acquire();
+  REQUIRE(conn.ok());
+  auto autocheckpoint = (*conn)->Query("PRAGMA wal_autocheckpoint");
+  REQUIRE(autocheckpoint.ok());
+  CHECK(autocheckpoint->rows[0].GetInt(0) == 0);
+}
+
+TEST_CASE("Database: a SQLite log grown past twice the threshold starts over at the next commit",
+          "[db][sqlite]") {
+  TempDir dir;
+  std::string path = dir.path() + "/c.db";
+  auto writer = std::make_shared<SqliteWriterLock>();
+  auto checkpointer = std::make_shared<SqliteCheckpointer>(path, writer, 100);
+  auto conn =
+      OpenSqliteConnection(path, std::chrono::milliseconds(1000), writer, false, checkpointer);
+  REQUIRE(conn.ok());
+  REQUIRE((*conn)->ExecScript("CREATE TABLE big (id INTEGER PRIMARY KEY, data BLOB)").ok());
+  // About 300 pages in one commit: a passive copy, then the short one under the write lock.
+  REQUIRE(
+      (*conn)
+          ->Query("INSERT INTO big (data) VALUES ($1)", {DbValue(Blob{std::string(1200000, 'x')})})
+          .ok());
+  REQUIRE(ventros::testing::Eventually([&] { return checkpointer->checkpoints() >= 2; }));
+  REQUIRE((*conn)->Query("INSERT INTO big (data) VALUES ($1)", {DbValue(Blob{"y"})}).ok());
+  // The log holds only the last commit's pages.
+  auto log = (*conn)->Query("PRAGMA wal_checkpoint(PASSIVE)");
+  REQUIRE(log.ok());
+  CHECK(log->rows[0].GetInt(1) < 10);
 }

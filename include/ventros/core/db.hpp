@@ -233,10 +233,35 @@ class SqliteWriterLock {
 // Marks the calling thread's SQLite writes as background work (event consumers).
 void SetBackgroundWriter(bool background);
 
-// `writer`, shared by the connections of one pool, queues this process's SQLite writers.
+// Copies a SQLite database's write-ahead log back into the database file on a thread of its own,
+// so that no committing writer pays for a checkpoint (its writes and fsync). Connections opened
+// with it turn SQLite's automatic checkpoints off and wake it after a commit that leaves the log
+// at `threshold_frames` pages or more. Checkpoints are PASSIVE: they never hold up a writer or a
+// reader. `writer` (may be null) is the pool's write lock, held for a short final copy when a
+// steady load keeps the log from starting over (see db_sqlite.cpp).
+class SqliteCheckpointer {
+ public:
+  SqliteCheckpointer(std::string path, std::shared_ptr<SqliteWriterLock> writer,
+                     int threshold_frames = 1000);
+  ~SqliteCheckpointer();
+  SqliteCheckpointer(const SqliteCheckpointer&) = delete;
+  SqliteCheckpointer& operator=(const SqliteCheckpointer&) = delete;
+  // Called after each commit with the log's length in pages.
+  void Committed(int log_frames);
+  // Checkpoints run so far (for tests).
+  int64_t checkpoints() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// `writer`, shared by the connections of one pool, queues this process's SQLite writers;
+// `checkpointer`, also shared, takes checkpoints off the writers (nullptr: SQLite's own).
 Result<std::unique_ptr<Connection>> OpenSqliteConnection(
     const std::string& path, std::chrono::milliseconds busy_timeout,
-    std::shared_ptr<SqliteWriterLock> writer = nullptr, bool synchronous_full = false);
+    std::shared_ptr<SqliteWriterLock> writer = nullptr, bool synchronous_full = false,
+    std::shared_ptr<SqliteCheckpointer> checkpointer = nullptr);
 Result<std::unique_ptr<Connection>> OpenPostgresConnection(
     const std::string& url, std::chrono::milliseconds connect_timeout);
 
