@@ -213,8 +213,11 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
   waha_options.send_max_attempts = config.waha.send_max_attempts;
   waha_options.humanize = config.waha.humanize;
   waha_options.typing_delay = std::chrono::milliseconds(config.waha.typing_delay_ms);
+  waha::IngestOptions ingest_options;
+  // An edge instance only stores; the instances running consumers apply.
+  ingest_options.apply_inline = config.waha.apply_inline && config.events.run_consumers;
   s->ingest_ = std::make_unique<waha::WahaIngest>(*s->db_, s->clock_, *s->messaging_, s->bus_.get(),
-                                                  s->logger_);
+                                                  s->logger_, ingest_options);
   s->sender_ =
       std::make_unique<waha::WahaSender>(*s->messaging_, *s->gateway_, waha_options, s->logger_);
   s->media_ = std::make_unique<waha::MediaDownloader>(*s->messaging_, *s->gateway_, waha_options,

@@ -125,6 +125,9 @@ const std::vector<KeyDef>& Defs() {
         VENTROS_BOOL(waha.humanize,
                      "Before sending: mark seen, show typing, wait typing_delay_ms, stop typing."),
         VENTROS_INT(waha.typing_delay_ms, "How long 'typing...' shows before a humanized send."),
+        VENTROS_BOOL(waha.apply_inline,
+                     "Apply each webhook in the transaction that stores it (false: store it for "
+                     "the waha.ingest consumer). Off on an edge instance (run_consumers false)."),
         VENTROS_BOOL(
             events.run_consumers,
             "Run the event consumers (applying webhooks, sending, media, session sweeps) in this "

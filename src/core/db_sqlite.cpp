@@ -301,6 +301,13 @@ class SqliteConnection final : public Connection {
 
 thread_local bool background_writer = false;
 
+// Process-wide SQLite settings, before its first use. Memory statistics off: with them every
+// allocation of every connection takes one global mutex, which many threads then queue on.
+void ConfigureSqliteOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+}
+
 }  // namespace
 
 void SetBackgroundWriter(bool background) { background_writer = background; }
@@ -432,6 +439,7 @@ Result<std::unique_ptr<Connection>> OpenSqliteConnection(
       return Status::Unavailable(fmt::format("directory {} does not exist", parent.string()));
     }
   }
+  ConfigureSqliteOnce();
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);

@@ -125,6 +125,12 @@ struct EventBus::Consumer {
   int64_t position_saved_us = 0;    // monotonic
   bool holding = false;
   int64_t lease_until = 0;
+  // Wake-ups, one per consumer: Notify() sets `woken` and signals only a consumer that sleeps,
+  // so a busy consumer costs it nothing and consumers never queue on one shared mutex.
+  std::mutex wake_mu;
+  std::condition_variable wake_cv;
+  bool woken = false;
+  bool sleeping = false;
 };
 
 EventBus::EventBus(Database& db, const Clock& clock, Logger logger, MetricsRegistry* metrics)
@@ -459,11 +465,7 @@ Status EventBus::SavePosition(Consumer& c) {
 
 void EventBus::Stop() {
   if (running_.exchange(false)) {
-    {
-      std::lock_guard lock(mu_);
-      ++wake_generation_;
-    }
-    cv_.notify_all();
+    Notify();
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
@@ -489,11 +491,18 @@ void EventBus::Stop() {
 }
 
 void EventBus::Notify() {
-  {
-    std::lock_guard lock(mu_);
-    ++wake_generation_;
+  // The consumer list is fixed once started (Subscribe comes before Start).
+  for (auto& c : consumers_) {
+    bool signal = false;
+    {
+      std::lock_guard lock(c->wake_mu);
+      if (!c->woken) {
+        c->woken = true;
+        signal = c->sleeping;
+      }
+    }
+    if (signal) c->wake_cv.notify_one();
   }
-  cv_.notify_all();
 }
 
 void EventBus::Loop(Consumer* c) {
@@ -507,10 +516,10 @@ void EventBus::Loop(Consumer* c) {
     }
   }
   while (running_) {
-    uint64_t seen;
     {
-      std::lock_guard lock(mu_);
-      seen = wake_generation_;
+      // What is notified from here on is seen by the pass below or wakes the wait after it.
+      std::lock_guard lock(c->wake_mu);
+      c->woken = false;
     }
     auto calls = Pass(*c);
     if (!calls.ok()) {
@@ -518,8 +527,10 @@ void EventBus::Loop(Consumer* c) {
     }
     // Keep going while there is work; otherwise sleep until notified or the poll interval.
     if (calls.ok() && *calls > 0) continue;
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, poll_interval_, [&] { return !running_ || wake_generation_ != seen; });
+    std::unique_lock lock(c->wake_mu);
+    c->sleeping = true;
+    c->wake_cv.wait_for(lock, poll_interval_, [&] { return !running_ || c->woken; });
+    c->sleeping = false;
   }
 }
 

@@ -53,6 +53,7 @@ struct Config {
     int send_max_attempts = 5;
     bool humanize = false;
     int64_t typing_delay_ms = 1500;
+    bool apply_inline = true;  // apply webhooks in the transaction that stores them
   } waha;
   struct Events {
     int64_t poll_interval_ms = 250;

@@ -159,9 +159,6 @@ class EventBus {
   MetricsRegistry* metrics_;
   std::string owner_;  // this instance, in lease rows
   std::vector<std::unique_ptr<Consumer>> consumers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  uint64_t wake_generation_ = 0;
   std::atomic<bool> running_{false};
   std::vector<std::thread> threads_;
   std::chrono::milliseconds poll_interval_{250};

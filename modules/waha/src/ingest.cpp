@@ -19,6 +19,7 @@ using crm::MessagingService;
 struct WahaIngest::Pending {
   const crm::Channel* channel = nullptr;
   std::string_view body;
+  json::value doc;  // the body, parsed once
   std::string envelope_id;
   std::string event;
   std::optional<std::string> dedup;
@@ -26,6 +27,8 @@ struct WahaIngest::Pending {
   Stored out;
   Status status;
   bool done = false;
+  bool lead = false;  // handed the next batch
+  std::condition_variable cv;
 };
 
 namespace {
@@ -236,14 +239,20 @@ Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
   item.dedup = std::move(dedup);
   item.key = EventKey(channel, payload);
   item.out.inbox_id = core::NewUuidV7(clock_);
+  item.doc = std::move(doc);  // `env` and `payload` are not used past here
 
   std::unique_lock lock(batch_mu_);
   queue_.push_back(&item);
-  while (!item.done && writing_) batch_cv_.wait(lock);
-  if (item.done) return item.status.ok() ? Result<Stored>(item.out) : Result<Stored>(item.status);
-  // Leader: write what is queued (its own item included) in one transaction, then hand over;
-  // a waiter whose item arrived meanwhile leads the next batch, so no caller keeps writing for
-  // others while its own answer waits.
+  if (writing_) {
+    // Woken only for this item: when it is written, or to lead the next batch.
+    item.cv.wait(lock, [&] { return item.done || item.lead; });
+    if (item.done) {
+      return item.status.ok() ? Result<Stored>(item.out) : Result<Stored>(item.status);
+    }
+  }
+  // Leader: write what is queued (its own item included) in one transaction, then hand over to
+  // the first caller that arrived meanwhile, so no caller keeps writing for others while its own
+  // answer waits.
   writing_ = true;
   std::vector<Pending*> batch;
   batch.swap(queue_);
@@ -253,31 +262,80 @@ Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
   for (Pending* p : batch) {
     if (!st.ok()) p->status = st;
     p->done = true;
+    // Under the lock: a waiter returns (and its item goes away) only once it holds it again.
+    if (p != &item) p->cv.notify_one();
   }
-  writing_ = false;
-  batch_cv_.notify_all();
+  if (queue_.empty()) {
+    writing_ = false;
+  } else {
+    queue_.front()->lead = true;
+    queue_.front()->cv.notify_one();
+  }
   lock.unlock();
   if (bus_) bus_->Notify();
   return item.status.ok() ? Result<Stored>(item.out) : Result<Stored>(item.status);
 }
 
+bool WahaIngest::Backlog(core::Connection& conn) {
+  if (!backlog_.load(std::memory_order_relaxed)) return false;
+  auto now = std::chrono::steady_clock::now();
+  if (now - backlog_checked_ < kBacklogRecheck) return true;
+  backlog_checked_ = now;
+  auto rows = conn.Query("SELECT 1 FROM waha_inbox WHERE state = 'pending' LIMIT 1");
+  if (!rows.ok()) return true;
+  backlog_.store(!rows->empty(), std::memory_order_relaxed);
+  return !rows->empty();
+}
+
 Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
+  // Applied in the storing transaction when it can be: nothing is waiting to be applied before
+  // these (order per chat), and applying works. Otherwise, or when applying fails, the batch is
+  // stored for the bus consumer, as an edge instance does.
+  bool apply = false;
+  if (options_.apply_inline) {
+    VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+    apply = !Backlog(*conn);
+  }
+  if (apply) {
+    Status st = WriteBatch(batch, true);
+    if (st.ok()) return st;
+    logger_->warn("{} webhooks not applied on arrival, stored for the bus: {}", batch.size(),
+                  st.ToString());
+    for (Pending* p : batch) p->out.duplicate = false;
+  }
+  Status st = WriteBatch(batch, false);
+  if (st.ok()) backlog_.store(true, std::memory_order_relaxed);
+  return st;
+}
+
+Status WahaIngest::WriteBatch(std::vector<Pending*>& batch, bool apply) {
   VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
   int64_t now = clock_.NowMillis();
   for (Pending* p : batch) {
     const crm::Channel& channel = *p->channel;
+    // Applied rows are stored as processed; the rare other outcome is written after applying.
     VENTROS_ASSIGN_OR_RETURN(
         auto ins,
-        conn->Query("INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, "
-                    "dedup_key, body, state, received_at) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', $8) ON CONFLICT DO NOTHING",
-                    {DbValue(p->out.inbox_id), DbValue(channel.tenant_id.str()),
-                     DbValue(channel.id.str()), DbValue(p->envelope_id), DbValue(p->event),
-                     p->dedup ? DbValue(*p->dedup) : DbValue(nullptr),
-                     DbValue(std::string(p->body)), DbValue(now)}));
+        conn->Query(
+            "INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, "
+            "dedup_key, body, state, received_at, processed_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            {DbValue(p->out.inbox_id), DbValue(channel.tenant_id.str()), DbValue(channel.id.str()),
+             DbValue(p->envelope_id), DbValue(p->event),
+             p->dedup ? DbValue(*p->dedup) : DbValue(nullptr), DbValue(std::string(p->body)),
+             DbValue(std::string(apply ? "processed" : "pending")), DbValue(now),
+             apply ? DbValue(now) : DbValue(nullptr)}));
     if (ins.affected_rows == 0) {
       p->out.duplicate = true;  // stored before (or earlier in this batch): nothing new
+      continue;
+    }
+    if (apply) {
+      const json::object* env = p->doc.is_object() ? &p->doc.as_object() : nullptr;
+      VENTROS_ASSIGN_OR_RETURN(Applied done, Apply(*conn, channel, p->event, env));
+      if (done.state != "processed") {
+        VENTROS_RETURN_IF_ERROR(Finish(*conn, p->out.inbox_id, done));
+      }
       continue;
     }
     core::Event e;
@@ -318,11 +376,10 @@ Status WahaIngest::ProcessBatch(std::span<const core::Event> events) {
   return Status::Ok();
 }
 
-Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) {
-  core::Connection* conn = &db;
+Status WahaIngest::ProcessIn(core::Connection& conn, const std::string& inbox_id) {
   VENTROS_ASSIGN_OR_RETURN(
-      auto rows, conn->Query("SELECT channel_id, event, body, state FROM waha_inbox WHERE id = $1",
-                             {DbValue(inbox_id)}));
+      auto rows, conn.Query("SELECT channel_id, event, body, state FROM waha_inbox WHERE id = $1",
+                            {DbValue(inbox_id)}));
   if (rows.empty()) return Status::Ok();  // nothing to do (deleted or never committed)
   std::string state = rows.rows[0].GetText(3);
   if (state != "pending") return Status::Ok();  // processed before: idempotent
@@ -330,29 +387,40 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
   std::string event = rows.rows[0].GetText(1);
   std::string body = rows.rows[0].GetText(2);
 
-  auto finish = [&](const std::string& new_state, const std::string& error) -> Status {
-    auto r =
-        conn->Query("UPDATE waha_inbox SET state = $1, error = $2, processed_at = $3 WHERE id = $4",
-                    {DbValue(new_state), error.empty() ? DbValue(nullptr) : DbValue(error),
-                     DbValue(clock_.NowMillis()), DbValue(inbox_id)});
-    return r.ok() ? Status::Ok() : r.status();
-  };
   // On the connection in hand: this thread holds the write transaction.
-  auto channel = GetChannel(crm::ChannelId(channel_id), conn);
+  auto channel = GetChannel(crm::ChannelId(channel_id), &conn);
   if (!channel.ok()) {
     if (channel.status().code() != core::StatusCode::kNotFound) return channel.status();
-    return finish("ignored", "channel no longer exists");
+    return Finish(conn, inbox_id, {"ignored", "channel no longer exists"});
   }
-
   boost::system::error_code ec;
   json::value doc = json::parse(body, ec);
   const json::object* env = (!ec && doc.is_object()) ? &doc.as_object() : nullptr;
+  VENTROS_ASSIGN_OR_RETURN(Applied done, Apply(conn, *channel, event, env));
+  return Finish(conn, inbox_id, done);
+}
+
+Status WahaIngest::Finish(core::Connection& conn, const std::string& inbox_id,
+                          const Applied& done) {
+  auto r = conn.Query(
+      "UPDATE waha_inbox SET state = $1, error = $2, processed_at = $3 WHERE id = $4",
+      {DbValue(done.state), done.reason.empty() ? DbValue(nullptr) : DbValue(done.reason),
+       DbValue(clock_.NowMillis()), DbValue(inbox_id)});
+  if (!r.ok()) return r.status();
+  if (done.state == "failed") {
+    logger_->warn("webhook {} not applied: {}", inbox_id, done.reason);
+  }
+  return Status::Ok();
+}
+
+Result<WahaIngest::Applied> WahaIngest::Apply(core::Connection& db, const crm::Channel& channel,
+                                              const std::string& event, const json::object* env) {
+  core::Connection* conn = &db;
   const json::object* payload = env ? Obj(*env, "payload") : nullptr;
   int64_t envelope_ts = clock_.NowMillis();
   if (env) {
     if (auto ts = Num(*env, "timestamp")) envelope_ts = static_cast<int64_t>(*ts);
   }
-
   std::string result_state = "processed";
   std::string reason;
   Status st = Status::Ok();
@@ -365,7 +433,7 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
       result_state = "failed";
       reason = parsed.status().message();
     } else {
-      auto r = messaging_.RecordInbound(*conn, *channel, *parsed);
+      auto r = messaging_.RecordInbound(*conn, channel, *parsed);
       if (!r.ok()) {
         st = r.status();
       } else if (r->kind == crm::InboundResult::kDuplicate) {
@@ -379,7 +447,7 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
       result_state = "failed";
       reason = "ack payload needs id and ack";
     } else {
-      st = messaging_.RecordAck(*conn, *channel, MessagingService::BareMessageId(id),
+      st = messaging_.RecordAck(*conn, channel, MessagingService::BareMessageId(id),
                                 static_cast<int>(*ack));
     }
   } else if (event == "message.reaction") {
@@ -391,7 +459,7 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
     } else {
       std::string sender = Str(*payload, "participant");
       if (sender.empty()) sender = Str(*payload, "from");
-      st = messaging_.RecordReaction(*conn, *channel, MessagingService::BareMessageId(target),
+      st = messaging_.RecordReaction(*conn, channel, MessagingService::BareMessageId(target),
                                      MessagingService::NormalizeWaId(sender),
                                      Str(*reaction, "text"));
     }
@@ -406,14 +474,14 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
       result_state = "failed";
       reason = fmt::format("{} payload does not name the message", event);
     } else if (revoked) {
-      st = messaging_.RecordRevoke(*conn, *channel, MessagingService::BareMessageId(target),
+      st = messaging_.RecordRevoke(*conn, channel, MessagingService::BareMessageId(target),
                                    envelope_ts);
     } else {
       std::string text = Str(*payload, "body");
       if (text.empty()) {
         if (const json::object* after = Obj(*payload, "after")) text = Str(*after, "body");
       }
-      st = messaging_.RecordEdit(*conn, *channel, MessagingService::BareMessageId(target), text,
+      st = messaging_.RecordEdit(*conn, channel, MessagingService::BareMessageId(target), text,
                                  envelope_ts);
     }
   } else if (event == "session.status") {
@@ -422,7 +490,7 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
       result_state = "failed";
       reason = "session.status payload has no status";
     } else {
-      st = messaging_.SetChannelStatus(*conn, *channel, status);
+      st = messaging_.SetChannelStatus(*conn, channel, status);
     }
   } else {
     result_state = "ignored";
@@ -438,12 +506,7 @@ Status WahaIngest::ProcessIn(core::Connection& db, const std::string& inbox_id) 
       return st;  // rolled back; the bus retries
     }
   }
-  VENTROS_RETURN_IF_ERROR(finish(result_state, reason));
-  if (result_state == "failed") {
-    logger_->warn("webhook {} ({}) on channel {} not applied: {}", inbox_id, event, channel_id,
-                  reason);
-  }
-  return Status::Ok();
+  return Applied{result_state, reason};
 }
 
 Result<crm::Channel> WahaIngest::GetChannel(const crm::ChannelId& id, core::Connection* conn) {

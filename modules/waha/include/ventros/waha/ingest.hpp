@@ -7,6 +7,8 @@
 //
 // Thread-safety: all classes hold references only and may be used from any thread.
 
+#include <atomic>
+#include <boost/json/fwd.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -40,18 +42,33 @@ struct WahaOptions {
   size_t media_max_bytes = 64 * 1024 * 1024;
 };
 
+struct IngestOptions {
+  // Apply each webhook in the transaction that stores it (see WahaIngest::Receive); false: only
+  // store it, for the waha.ingest consumer to apply (an edge instance).
+  bool apply_inline = true;
+};
+
 class WahaIngest {
  public:
   WahaIngest(core::Database& db, const core::Clock& clock, crm::MessagingService& messaging,
-             core::EventBus* bus, core::Logger logger)
-      : db_(db), clock_(clock), messaging_(messaging), bus_(bus), logger_(std::move(logger)) {}
+             core::EventBus* bus, core::Logger logger, IngestOptions options = {})
+      : db_(db),
+        clock_(clock),
+        messaging_(messaging),
+        bus_(bus),
+        logger_(std::move(logger)),
+        options_(options) {}
 
   struct Stored {
     bool duplicate = false;
     std::string inbox_id;
   };
-  // Verifies the HMAC (when the channel has a secret) and stores the raw body with a
-  // waha.webhook_received event in one transaction. Duplicates (same envelope id, or the same
+  // Verifies the HMAC (when the channel has a secret) and stores the raw body. Concurrent calls
+  // share one transaction (group commit). With apply_inline the webhook is applied in that same
+  // transaction and stored as processed; when applying fails (the whole batch is then stored
+  // again without it), when apply_inline is off, or while earlier webhooks still wait to be
+  // applied (order per chat), it is stored pending with a waha.webhook_received event for the
+  // bus. Either way it is durable when this returns. Duplicates (same envelope id, or the same
   // message id again) store nothing. Errors: Unauthenticated (HMAC), InvalidArgument (not JSON).
   Result<Stored> Receive(const crm::Channel& channel, std::string_view raw_body,
                          std::string_view hmac_header);
@@ -81,22 +98,41 @@ class WahaIngest {
   // Group commit: concurrent webhooks are stored in one transaction. The first caller to find
   // no batch in progress writes everything queued so far; the others wait for their result.
   struct Pending;
+  // What applying a webhook came to: state "processed", "duplicate", "failed" (malformed: not
+  // retried) or "ignored", with the reason.
+  struct Applied {
+    std::string state;
+    std::string reason;
+  };
   // Applies one stored webhook inside the caller's transaction.
   Status ProcessIn(core::Connection& conn, const std::string& inbox_id);
+  // Interprets a webhook (`envelope`: its parsed body, null when not an object) on `conn`, in
+  // the caller's transaction. Database errors are returned (the caller rolls back and retries).
+  Result<Applied> Apply(core::Connection& conn, const crm::Channel& channel,
+                        const std::string& event, const boost::json::object* envelope);
+  Status Finish(core::Connection& conn, const std::string& inbox_id, const Applied& done);
+  // Stores a batch, applying it when it can (falls back to storing it pending).
   Status WriteBatch(std::vector<Pending*>& batch);
+  Status WriteBatch(std::vector<Pending*>& batch, bool apply);
+  // Whether stored webhooks may still wait to be applied (checked at most every
+  // kBacklogRecheck; starts true, so the first batch looks). Called by the batch leader only.
+  bool Backlog(core::Connection& conn);
+  static constexpr std::chrono::milliseconds kBacklogRecheck{200};
 
   std::mutex cache_mu_;
   std::unordered_map<std::string, std::pair<crm::Channel, int64_t>> channels_;
   std::mutex batch_mu_;
-  std::condition_variable batch_cv_;
   std::vector<Pending*> queue_;
   bool writing_ = false;
+  std::atomic<bool> backlog_{true};
+  std::chrono::steady_clock::time_point backlog_checked_{};  // leader only
 
   core::Database& db_;
   const core::Clock& clock_;
   crm::MessagingService& messaging_;
   core::EventBus* bus_;
   core::Logger logger_;
+  IngestOptions options_;
 };
 
 class WahaSender {
