@@ -141,19 +141,25 @@ int main(int argc, char** argv) {
       std::cerr << db.status().ToString() << "\n";
       return 1;
     }
-    int64_t applied = 0;
+    // Wait until nothing is pending, then read the window the server took: from the first
+    // webhook received to the last one applied (the rows' own times, not this tool's).
     for (int i = 0; i < 30000; ++i) {
       auto conn = (*db)->Acquire();
-      auto r = (*conn)->Query(
-          "SELECT COUNT(*), SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END) FROM waha_inbox");
-      if (r.ok() && r->rows[0].GetInt(1) == 0) {
-        applied = r->rows[0].GetInt(0);
-        break;
-      }
+      auto r = (*conn)->Query("SELECT COUNT(*) FROM waha_inbox WHERE state = 'pending'");
+      if (r.ok() && r->rows[0].GetInt(0) == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    SystemClock clock;
-    double secs = static_cast<double>(clock.NowMillis() - since_ms) / 1000.0;
+    auto conn = (*db)->Acquire();
+    auto r = (*conn)->Query(
+        "SELECT COUNT(*), MIN(received_at), MAX(COALESCE(processed_at, received_at)) "
+        "FROM waha_inbox WHERE received_at >= $1",
+        {DbValue(since_ms)});
+    if (!r.ok() || r->rows[0].GetInt(0) == 0) {
+      std::cerr << "no webhooks stored since the start\n";
+      return 1;
+    }
+    const int64_t applied = r->rows[0].GetInt(0);
+    const double secs = std::max<int64_t>(1, r->rows[0].GetInt(2) - r->rows[0].GetInt(1)) / 1000.0;
     Emit("ingest", label + "_messages_applied_per_second", static_cast<double>(applied) / secs,
          "msg/s");
     return 0;

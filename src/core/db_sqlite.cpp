@@ -16,6 +16,7 @@
 #include <unordered_map>
 
 #include "ventros/core/db.hpp"
+#include "ventros/core/thread.hpp"
 
 namespace ventros::core {
 namespace {
@@ -341,6 +342,7 @@ struct SqliteCheckpointer::Impl {
   }
 
   void Run() {
+    NameThisThread("sqlite-ckpt");
     DbHandle db;
     std::unique_lock lock(mu);
     for (;;) {

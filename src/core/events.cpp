@@ -1,9 +1,6 @@
 #include "ventros/core/events.hpp"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,6 +11,7 @@
 #include <thread>
 
 #include "ventros/core/ids.hpp"
+#include "ventros/core/thread.hpp"
 
 namespace ventros::core {
 
@@ -508,10 +506,11 @@ void EventBus::Notify() {
 void EventBus::Loop(Consumer* c) {
   // Consumers catch up in the background: request handling writes first.
   SetBackgroundWriter(true);
+  NameThisThread("bus:" + c->name);
   const int nice = std::min(19, nice_ + std::max(0, c->options.extra_nice));
   if (nice != 0) {
     // Per-thread on Linux: only this consumer's thread is deprioritised.
-    if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), nice) != 0) {
+    if (!NiceThisThread(nice)) {
       logger_->debug("consumer {}: cannot set nice {}", c->name, nice);
     }
   }

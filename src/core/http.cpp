@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <exception>
+#include <memory>
 
 #include "ventros/core/log.hpp"
 
@@ -202,6 +204,18 @@ void Router::Add(std::string method, std::string pattern, Handler handler, Route
   routes_.push_back(std::move(r));
 }
 
+void Router::AddAsync(std::string method, std::string pattern, AsyncHandler handler,
+                      RouteOptions options) {
+  Route r;
+  r.segments = SplitPath(pattern);
+  r.method = std::move(method);
+  r.pattern = std::move(pattern);
+  r.async_handler = std::move(handler);
+  r.options = std::move(options);
+  r.options.execution = Execution::kAsync;
+  routes_.push_back(std::move(r));
+}
+
 Router::Match Router::Find(std::string_view method, std::string_view path) const {
   Match best;
   std::vector<std::string> segs = SplitPath(path);
@@ -237,6 +251,29 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
     }
   }
   return best;
+}
+
+void Router::DispatchAsync(const Route& route, HttpRequest& request, Responder respond) const {
+  if (route.options.min_role) {
+    // Authentication alone: a handler that answers "authenticated" means go on.
+    Route check = route;
+    check.handler = [](HttpRequest&) { return HttpResponse::NoContent(); };
+    HttpResponse auth = Dispatch(check, request);
+    if (auth.status != 204) {
+      respond(std::move(auth));
+      return;
+    }
+  }
+  // The responder is shared so that an exception after it was handed on cannot answer twice.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  Responder once = [answered, respond = std::move(respond)](HttpResponse res) {
+    if (!answered->exchange(true)) respond(std::move(res));
+  };
+  try {
+    route.async_handler(request, once);
+  } catch (const std::exception& e) {
+    once(HttpResponse::FromStatus(Status::Internal(e.what()), request.request_id));
+  }
 }
 
 HttpResponse Router::Dispatch(const Route& route, HttpRequest& request) const {

@@ -27,6 +27,7 @@
 #include <unordered_map>
 
 #include "ventros/core/ids.hpp"
+#include "ventros/core/thread.hpp"
 
 namespace ventros::core {
 
@@ -216,6 +217,19 @@ struct HttpServer::Impl {
     req.path_params = std::move(match.params);
     const Route& route = *match.route;
     if (route.options.execution == Execution::kInline) co_return router.Dispatch(route, req);
+    if (route.options.execution == Execution::kAsync) {
+      // Suspends until the responder is called (on any thread); resumes on this strand.
+      co_return co_await asio::async_initiate<decltype(use_awaitable), void(HttpResponse)>(
+          [&](auto handler) {
+            auto waiting = std::make_shared<decltype(handler)>(std::move(handler));
+            router.DispatchAsync(route, req, [waiting](HttpResponse res) {
+              auto executor = asio::get_associated_executor(*waiting);
+              asio::post(executor,
+                         [waiting, res = std::move(res)]() mutable { (*waiting)(std::move(res)); });
+            });
+          },
+          use_awaitable);
+    }
     // Blocking work leaves the I/O thread; the coroutine resumes on its strand afterwards.
     co_return co_await asio::co_spawn(
         workers->get_executor(),
@@ -384,7 +398,10 @@ Status HttpServer::Start() {
   asio::co_spawn(s.accept_strand, s.Accept(), asio::detached);
   s.running = true;
   for (int i = 0; i < std::max(1, s.options.io_threads); ++i) {
-    s.threads.emplace_back([&s] { s.io.run(); });
+    s.threads.emplace_back([&s] {
+      NameThisThread("http-io");
+      s.io.run();
+    });
   }
   return Status::Ok();
 }

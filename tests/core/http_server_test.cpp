@@ -46,17 +46,17 @@ struct Fixture {
 
   explicit Fixture(HttpServerOptions opts = {}) {
     router.Add("GET", "/hello/{name}", [](HttpRequest& req) {
-      return HttpResponse::Json(200, fmt::format(R"({{"hello":"{}","q":"{}"}})", req.PathParam("name"),
-                                                 req.QueryParam("q").value_or("")));
+      return HttpResponse::Json(200,
+                                fmt::format(R"({{"hello":"{}","q":"{}"}})", req.PathParam("name"),
+                                            req.QueryParam("q").value_or("")));
     });
     router.Add("POST", "/echo", [](HttpRequest& req) {
       return HttpResponse::Text(200, req.body, "application/octet-stream");
     });
     router.Add("GET", "/inline", [](HttpRequest&) { return HttpResponse::Json(200, "{}"); },
                {.execution = Execution::kInline});
-    router.Add("GET", "/boom", [](HttpRequest&) -> HttpResponse {
-      throw std::runtime_error("database exploded");
-    });
+    router.Add("GET", "/boom",
+               [](HttpRequest&) -> HttpResponse { throw std::runtime_error("database exploded"); });
     opts.host = "127.0.0.1";
     opts.port = 0;
     opts.log_requests = false;
@@ -257,10 +257,14 @@ TEST_CASE("HttpServer: requests are counted by route and status", "[http]") {
   f.Get("/hello/b");
   f.Get("/nope");
   std::string text = f.metrics.RenderPrometheus();
-  CHECK_THAT(text, Catch::Contains(
-                       R"(ventros_http_requests_total{method="GET",route="/hello/{name}",status="200"} 2)"));
-  CHECK_THAT(text, Catch::Contains(
-                       R"x(ventros_http_requests_total{method="GET",route="(unrouted)",status="404"} 1)x"));
+  CHECK_THAT(
+      text,
+      Catch::Contains(
+          R"(ventros_http_requests_total{method="GET",route="/hello/{name}",status="200"} 2)"));
+  CHECK_THAT(
+      text,
+      Catch::Contains(
+          R"x(ventros_http_requests_total{method="GET",route="(unrouted)",status="404"} 1)x"));
   CHECK_THAT(text, Catch::Contains(
                        R"(ventros_http_request_duration_seconds_count{route="/hello/{name}"} 2)"));
 }
@@ -456,4 +460,69 @@ TEST_CASE("HttpServer: control characters in the path cannot forge text log line
       lines[0],
       Catch::Contains(
           R"(path=/hello/x\x0d\x0a2026-01-01T00:00:00.000Z info forged\x09\x7f status=200)"));
+}
+
+TEST_CASE("HttpServer: an async route answers from another thread without holding a worker",
+          "[http]") {
+  HttpServerOptions opts;
+  opts.io_threads = 1;
+  opts.worker_threads = 1;
+  Fixture f(opts);
+  // The answer comes from a thread of the test, after the request has been handed over.
+  std::mutex mu;
+  std::vector<std::pair<std::string, Responder>> held;
+  std::promise<void> two_held;
+  f.router.AddAsync("POST", "/later/{n}", [&](HttpRequest& req, Responder respond) {
+    std::lock_guard lock(mu);
+    held.emplace_back(req.PathParam("n") + ":" + req.body, std::move(respond));
+    if (held.size() == 2) two_held.set_value();
+  });
+  f.router.AddAsync("GET", "/throws", [](HttpRequest&, Responder) {
+    throw std::runtime_error("async handler exploded");
+  });
+  f.router.AddAsync("GET", "/admin-only",
+                    [](HttpRequest&, Responder respond) { respond(HttpResponse::Json(200, "{}")); },
+                    {.min_role = Role::kAdmin});
+  f.router.SetAuthenticator([](const HttpRequest& req) -> Result<Principal> {
+    if (req.Header("X-Key") != "admin") return Status::Unauthenticated("no key");
+    return Principal{"t", "k", Role::kAdmin};
+  });
+  f.Start();
+  auto post = [&](const std::string& path, const std::string& body) {
+    return std::async(std::launch::async, [&f, path, body] {
+      HttpClient c;
+      HttpClientRequest r;
+      r.method = "POST";
+      r.url = f.Url(path);
+      r.body = body;
+      return c.Send(r);
+    });
+  };
+  auto first = post("/later/1", "a");
+  auto second = post("/later/2", "b");
+  // Both wait at once although there is one worker thread, and the I/O thread still answers.
+  two_held.get_future().wait();
+  CHECK(f.Get("/inline").status == 200);
+  {
+    std::lock_guard lock(mu);
+    for (auto& [what, respond] : held) {
+      std::thread([what = what, respond = respond] {
+        respond(HttpResponse::Json(200, fmt::format(R"({{"got":"{}"}})", what)));
+        respond(HttpResponse::Json(500, "{}"));  // a second answer is ignored
+      }).join();
+    }
+  }
+  auto a = first.get();
+  auto b = second.get();
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(a->status == 200);
+  CHECK(ParseJson(a->body).at("got") == "1:a");
+  CHECK(ParseJson(b->body).at("got") == "2:b");
+  // An exception becomes a 500 without its text; a role is checked before the handler runs.
+  auto thrown = f.Get("/throws");
+  CHECK(thrown.status == 500);
+  CHECK(thrown.body.find("exploded") == std::string::npos);
+  CHECK(f.Get("/admin-only").status == 401);
+  CHECK(f.Get("/admin-only", {{"X-Key", "admin"}}).status == 200);
 }

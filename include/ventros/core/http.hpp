@@ -71,6 +71,7 @@ int HttpStatusFor(StatusCode code);
 enum class Execution {
   kInline,    // runs on the I/O thread: must not block (health, metrics)
   kBlocking,  // runs on the worker pool (database, outside calls)
+  kAsync,     // starts on the I/O thread without blocking; answers later through a Responder
 };
 
 struct RouteOptions {
@@ -80,11 +81,16 @@ struct RouteOptions {
 };
 
 using Handler = std::function<HttpResponse(HttpRequest&)>;
+// Answers an asynchronous request: call it exactly once, from any thread. The request stays
+// alive (and unchanged) until then.
+using Responder = std::function<void(HttpResponse)>;
+using AsyncHandler = std::function<void(HttpRequest&, Responder)>;
 
 struct Route {
   std::string method;
   std::string pattern;  // "/v1/api-keys/{id}"
   Handler handler;
+  AsyncHandler async_handler;  // Execution::kAsync
   RouteOptions options;
   std::vector<std::string> segments;  // pattern split on '/'
 };
@@ -95,6 +101,11 @@ using Authenticator = std::function<Result<Principal>(const HttpRequest&)>;
 class Router {
  public:
   void Add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
+  // A route whose handler hands the work to another thread and answers through the Responder,
+  // so no worker thread waits for it (options.execution becomes kAsync). Authentication, when
+  // the route needs a role, runs on the I/O thread.
+  void AddAsync(std::string method, std::string pattern, AsyncHandler handler,
+                RouteOptions options = {});
   void SetAuthenticator(Authenticator authenticator) { authenticator_ = std::move(authenticator); }
 
   struct Match {
@@ -107,6 +118,8 @@ class Router {
 
   // Runs authentication, the role check and the handler; exceptions become 500.
   HttpResponse Dispatch(const Route& route, HttpRequest& request) const;
+  // The same for a kAsync route: `respond` is called exactly once.
+  void DispatchAsync(const Route& route, HttpRequest& request, Responder respond) const;
 
   const std::vector<Route>& routes() const { return routes_; }
 

@@ -5,9 +5,6 @@
 #include "ventros/observability/store.hpp"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
@@ -15,6 +12,8 @@
 #include <cmath>
 #include <functional>
 #include <unordered_map>
+
+#include "ventros/core/thread.hpp"
 
 namespace ventros::observability {
 
@@ -328,7 +327,8 @@ void SpanStore::Run() {
   core::SetBackgroundWriter(true);  // SQLite: requests being served write first
   // Writing spans may lag; the turns they describe may not: this thread takes the CPU last
   // (Linux: a thread's own nice value).
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19) != 0 && logger_) {
+  core::NameThisThread("span-writer");
+  if (!core::NiceThisThread(19) && logger_) {
     logger_->debug("span store: cannot lower the writer thread's priority");
   }
   const size_t batch = static_cast<size_t>(std::max(1, options_.batch));

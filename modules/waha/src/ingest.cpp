@@ -9,6 +9,7 @@
 
 #include "ventros/core/crypto.hpp"
 #include "ventros/core/json.hpp"
+#include "ventros/core/thread.hpp"
 
 namespace ventros::waha {
 
@@ -18,6 +19,12 @@ using crm::MessagingService;
 
 struct WahaIngest::Pending {
   const crm::Channel* channel = nullptr;
+  std::shared_ptr<const crm::Channel> channel_ref;  // Submit: keeps `channel` alive
+  // Submit: the answer, and what Prepare needs when the writer thread reads the channel.
+  std::function<void(Result<Stored>)> done_callback;
+  bool prepared = false;
+  std::string channel_id;
+  std::string hmac;
   std::string_view body;
   json::value doc;  // the body, parsed once
   std::string envelope_id;
@@ -198,9 +205,9 @@ Result<crm::InboundMessage> ParseMessageObject(const json::object& p,
 
 }  // namespace
 
-Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
-                                               std::string_view raw_body,
-                                               std::string_view hmac_header) {
+Status WahaIngest::Prepare(Pending& item, std::string_view hmac_header) {
+  const crm::Channel& channel = *item.channel;
+  std::string_view raw_body = item.body;
   if (!channel.hmac_secret.empty()) {
     if (hmac_header.empty()) {
       return Status::Unauthenticated(
@@ -225,21 +232,25 @@ Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
   std::string event = Str(env, "event");
   if (event.empty()) event = "unknown";
   const json::object* payload = Obj(env, "payload");
-  std::optional<std::string> dedup;
   if ((event == "message" || event == "message.any") && payload) {
     std::string id = Str(*payload, "id");
-    if (!id.empty()) dedup = "msg:" + MessagingService::BareMessageId(id);
+    if (!id.empty()) item.dedup = "msg:" + MessagingService::BareMessageId(id);
   }
-
-  Pending item;
-  item.channel = &channel;
-  item.body = raw_body;
   item.envelope_id = std::move(envelope_id);
   item.event = std::move(event);
-  item.dedup = std::move(dedup);
   item.key = EventKey(channel, payload);
   item.out.inbox_id = core::NewUuidV7(clock_);
   item.doc = std::move(doc);  // `env` and `payload` are not used past here
+  return Status::Ok();
+}
+
+Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
+                                               std::string_view raw_body,
+                                               std::string_view hmac_header) {
+  Pending item;
+  item.channel = &channel;
+  item.body = raw_body;
+  VENTROS_RETURN_IF_ERROR(Prepare(item, hmac_header));
 
   std::unique_lock lock(batch_mu_);
   queue_.push_back(&item);
@@ -274,6 +285,95 @@ Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
   lock.unlock();
   if (bus_) bus_->Notify();
   return item.status.ok() ? Result<Stored>(item.out) : Result<Stored>(item.status);
+}
+
+void WahaIngest::Submit(const crm::ChannelId& channel_id, std::string_view raw_body,
+                        std::string_view hmac_header, std::function<void(Result<Stored>)> done) {
+  auto item = std::make_unique<Pending>();
+  item->body = raw_body;
+  item->done_callback = std::move(done);
+  if (auto cached = CachedChannel(channel_id)) {
+    // The usual case: checked and parsed here, on the caller's thread.
+    item->channel_ref = std::move(cached);
+    item->channel = item->channel_ref.get();
+    if (Status st = Prepare(*item, hmac_header); !st.ok()) {
+      item->done_callback(st);
+      return;
+    }
+    item->prepared = true;
+  } else {
+    // The channel must be read from the database: the writer thread does it.
+    item->channel_id = channel_id.str();
+    item->hmac = std::string(hmac_header);
+  }
+  {
+    std::lock_guard lock(async_mu_);
+    if (!writer_.joinable()) writer_ = std::thread([this] { WriterLoop(); });
+    async_queue_.push_back(std::move(item));
+    if (!writer_sleeping_) return;
+  }
+  async_cv_.notify_one();
+}
+
+void WahaIngest::WriterLoop() {
+  core::NameThisThread("waha-ingest");
+  std::unique_lock lock(async_mu_);
+  for (;;) {
+    writer_sleeping_ = true;
+    async_cv_.wait(lock, [&] { return async_stop_ || !async_queue_.empty(); });
+    writer_sleeping_ = false;
+    if (async_queue_.empty()) return;  // stopping, and everything was answered
+    // Everything that arrived while the last batch was written goes into one transaction.
+    std::vector<std::unique_ptr<Pending>> items;
+    while (!async_queue_.empty() && items.size() < kMaxAsyncBatch) {
+      items.push_back(std::move(async_queue_.front()));
+      async_queue_.pop_front();
+    }
+    lock.unlock();
+    std::vector<Pending*> batch;
+    for (auto& item : items) {
+      if (!item->prepared) {
+        auto channel = GetChannel(crm::ChannelId(item->channel_id));
+        if (!channel.ok()) {
+          item->status = channel.status();
+          continue;
+        }
+        item->channel_ref = std::make_shared<const crm::Channel>(std::move(channel).value());
+        item->channel = item->channel_ref.get();
+        item->status = Prepare(*item, item->hmac);
+        if (!item->status.ok()) continue;
+        item->prepared = true;
+      }
+      batch.push_back(item.get());
+    }
+    Status st = batch.empty() ? Status::Ok() : WriteBatch(batch);
+    if (!batch.empty() && bus_) bus_->Notify();
+    for (auto& item : items) {
+      if (item->prepared && !st.ok()) item->status = st;
+      item->done_callback(item->status.ok() ? Result<Stored>(item->out)
+                                            : Result<Stored>(item->status));
+    }
+    lock.lock();
+  }
+}
+
+WahaIngest::WahaIngest(core::Database& db, const core::Clock& clock,
+                       crm::MessagingService& messaging, core::EventBus* bus, core::Logger logger,
+                       IngestOptions options)
+    : db_(db),
+      clock_(clock),
+      messaging_(messaging),
+      bus_(bus),
+      logger_(std::move(logger)),
+      options_(options) {}
+
+WahaIngest::~WahaIngest() {
+  {
+    std::lock_guard lock(async_mu_);
+    async_stop_ = true;
+  }
+  async_cv_.notify_one();
+  if (writer_.joinable()) writer_.join();
 }
 
 bool WahaIngest::Backlog(core::Connection& conn) {
@@ -509,18 +609,21 @@ Result<WahaIngest::Applied> WahaIngest::Apply(core::Connection& db, const crm::C
   return Applied{result_state, reason};
 }
 
-Result<crm::Channel> WahaIngest::GetChannel(const crm::ChannelId& id, core::Connection* conn) {
+std::shared_ptr<const crm::Channel> WahaIngest::CachedChannel(const crm::ChannelId& id) {
   int64_t now = clock_.NowMillis();
-  {
-    std::lock_guard lock(cache_mu_);
-    auto it = channels_.find(id.str());
-    if (it != channels_.end() && now - it->second.second < kChannelCacheMs) return it->second.first;
-  }
+  std::lock_guard lock(cache_mu_);
+  auto it = channels_.find(id.str());
+  if (it != channels_.end() && now - it->second.second < kChannelCacheMs) return it->second.first;
+  return nullptr;
+}
+
+Result<crm::Channel> WahaIngest::GetChannel(const crm::ChannelId& id, core::Connection* conn) {
+  if (auto cached = CachedChannel(id)) return *cached;
   auto channel = conn ? messaging_.GetChannelById(*conn, id) : messaging_.GetChannelById(id);
   if (!channel.ok()) return channel;
   std::lock_guard lock(cache_mu_);
   if (channels_.size() > 10000) channels_.clear();
-  channels_[id.str()] = {*channel, now};
+  channels_[id.str()] = {std::make_shared<const crm::Channel>(*channel), clock_.NowMillis()};
   return channel;
 }
 
@@ -701,23 +804,27 @@ core::EventHandler LidResolver::Handler() {
 // ---------------------------------------------------------------- route
 
 void RegisterWahaRoutes(core::Router& router, WahaIngest& ingest) {
-  router.Add("POST", "/webhooks/waha/{channel_id}",
-             [&ingest](core::HttpRequest& req) {
-               auto channel = ingest.GetChannel(crm::ChannelId(req.PathParam("channel_id")));
-               if (!channel.ok())
-                 return core::HttpResponse::FromStatus(channel.status(), req.request_id);
-               auto stored = ingest.Receive(*channel, req.body, req.Header("X-Webhook-Hmac"));
-               if (!stored.ok()) {
-                 if (stored.status().code() == core::StatusCode::kInvalidArgument) {
-                   return core::HttpResponse::Error(400, "invalid_json", stored.status().message(),
-                                                    req.request_id);
-                 }
-                 return core::HttpResponse::FromStatus(stored.status(), req.request_id);
-               }
-               return core::HttpResponse::Json(
-                   200, stored->duplicate ? R"({"status":"duplicate"})" : R"({"status":"stored"})");
-             },
-             {.summary = "WAHA webhook: stored durably, then processed"});
+  router.AddAsync(
+      "POST", "/webhooks/waha/{channel_id}",
+      [&ingest](core::HttpRequest& req, core::Responder respond) {
+        ingest.Submit(
+            crm::ChannelId(req.PathParam("channel_id")), req.body, req.Header("X-Webhook-Hmac"),
+            [respond = std::move(respond),
+             request_id = req.request_id](Result<WahaIngest::Stored> stored) {
+              if (!stored.ok()) {
+                if (stored.status().code() == core::StatusCode::kInvalidArgument) {
+                  respond(core::HttpResponse::Error(400, "invalid_json", stored.status().message(),
+                                                    request_id));
+                } else {
+                  respond(core::HttpResponse::FromStatus(stored.status(), request_id));
+                }
+                return;
+              }
+              respond(core::HttpResponse::Json(
+                  200, stored->duplicate ? R"({"status":"duplicate"})" : R"({"status":"stored"})"));
+            });
+      },
+      {.summary = "WAHA webhook: stored durably, then processed"});
 }
 
 }  // namespace ventros::waha

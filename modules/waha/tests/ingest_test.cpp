@@ -6,10 +6,12 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "support/fake_waha.hpp"
@@ -698,4 +700,133 @@ VENTROS_DB_TEST("WAHA media: stored by content, and a download that keeps failin
   REQUIRE(w.bus.RunUntilIdle("waha.media").ok());
   CHECK(w.Count("messages", "media_state = 'failed'") == 1);
   CHECK(w.Count("event_deliveries") == 0);
+}
+
+namespace {
+// Makes storing a message fail (a database error, not a malformed payload) until removed.
+void BreakMessageInserts(World& w, bool broken) {
+  auto conn = w.database->Acquire();
+  REQUIRE(conn.ok());
+  std::string sql;
+  if (w.db.engine() == core::DbEngine::kSqlite) {
+    sql = broken ? "CREATE TRIGGER break_messages BEFORE INSERT ON messages "
+                   "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;"
+                 : "DROP TRIGGER break_messages;";
+  } else {
+    sql = broken ? "CREATE FUNCTION break_messages() RETURNS trigger AS $$ BEGIN "
+                   "RAISE EXCEPTION 'disk on fire'; END $$ LANGUAGE plpgsql; "
+                   "CREATE TRIGGER break_messages BEFORE INSERT ON messages FOR EACH ROW "
+                   "EXECUTE FUNCTION break_messages();"
+                 : "DROP TRIGGER break_messages ON messages; DROP FUNCTION break_messages();";
+  }
+  REQUIRE((*conn)->ExecScript(sql).ok());
+}
+
+std::string TextWebhook(const std::string& envelope, const std::string& message_id,
+                        const std::string& text) {
+  json::value v = json::parse(Fixture("message_text.json"));
+  v.as_object()["id"] = envelope;
+  auto& p = v.as_object()["payload"].as_object();
+  p["id"] = "false_5511987654321@c.us_" + message_id;
+  p["body"] = text;
+  return json::serialize(v);
+}
+}  // namespace
+
+VENTROS_DB_TEST("WAHA: a webhook is applied in the transaction that stores it", "[waha]") {
+  World w(engine);
+  std::string body = Fixture("message_text.json");
+  auto stored = w.ingest.Receive(w.channel, body, "");
+  REQUIRE(stored.ok());
+  // No bus pass has run: the answer already means applied.
+  CHECK(w.Count("messages") == 1);
+  CHECK(w.Count("waha_inbox", "state = 'processed' AND processed_at IS NOT NULL") == 1);
+  CHECK(w.Count("events", fmt::format("type = '{}'", waha::kWebhookReceived)) == 0);
+  CHECK(w.Count("events", "type = 'message.received'") == 1);
+  // A malformed payload is stored as failed with its reason, still answered.
+  json::value bad = json::parse(body);
+  bad.as_object()["id"] = "evt_no_chat";
+  bad.as_object()["payload"] = json::object{{"id", "x"}};
+  REQUIRE(w.ingest.Receive(w.channel, json::serialize(bad), "").ok());
+  auto failed = w.Rows("SELECT state, error FROM waha_inbox WHERE envelope_id = 'evt_no_chat'");
+  REQUIRE(failed.rows.size() == 1);
+  CHECK(failed.rows[0].GetText(0) == "failed");
+  CHECK_THAT(failed.rows[0].GetText(1), Catch::Contains("chat"));
+}
+
+VENTROS_DB_TEST(
+    "WAHA: a webhook that cannot be applied is stored for the bus, and later ones "
+    "wait behind it",
+    "[waha]") {
+  World w(engine);
+  BreakMessageInserts(w, true);
+  // Applying fails: the webhook is still stored and answered, pending, with its event.
+  auto first = w.ingest.Receive(w.channel, TextWebhook("evt_a", "AAA", "primeira"), "");
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->duplicate);
+  CHECK(w.Count("messages") == 0);
+  CHECK(w.Count("waha_inbox", "state = 'pending'") == 1);
+  CHECK(w.Count("events", fmt::format("type = '{}'", waha::kWebhookReceived)) == 1);
+  // The same webhook again is a duplicate of the stored one.
+  auto again = w.ingest.Receive(w.channel, TextWebhook("evt_a", "AAA", "primeira"), "");
+  REQUIRE(again.ok());
+  CHECK(again->duplicate);
+  BreakMessageInserts(w, false);
+  // Applying works again, but the first still waits: the second goes behind it, not before.
+  REQUIRE(w.ingest.Receive(w.channel, TextWebhook("evt_b", "BBB", "segunda"), "").ok());
+  CHECK(w.Count("messages") == 0);
+  CHECK(w.Count("waha_inbox", "state = 'pending'") == 2);
+  REQUIRE(w.bus.RunUntilIdle("waha.ingest").ok());
+  auto order = w.Rows("SELECT payload FROM events WHERE type = 'message.received' ORDER BY seq");
+  REQUIRE(order.rows.size() == 2);
+  CHECK_THAT(order.rows[0].GetText(0), Catch::Contains("primeira"));
+  CHECK_THAT(order.rows[1].GetText(0), Catch::Contains("segunda"));
+  CHECK(w.Count("waha_inbox", "state = 'processed'") == 2);
+}
+
+VENTROS_DB_TEST("WAHA: Submit answers on the writer thread, checking the HMAC and the channel",
+                "[waha][hmac]") {
+  World w(engine, "sekret");
+  auto submit = [&](const std::string& channel_id, const std::string& body,
+                    const std::string& hmac) {
+    std::promise<core::Result<waha::WahaIngest::Stored>> answer;
+    w.ingest.Submit(crm::ChannelId(channel_id), body, hmac,
+                    [&](core::Result<waha::WahaIngest::Stored> r) { answer.set_value(r); });
+    return answer.get_future().get();
+  };
+  std::string body = TextWebhook("evt_s1", "S1", "oi");
+  std::string good = core::HmacSha512Hex("sekret", body);
+  // Not cached yet (read by the writer thread), then cached (checked on this thread).
+  auto first = submit(w.channel.id.str(), body, good);
+  REQUIRE(first.ok());
+  CHECK_FALSE(first->duplicate);
+  CHECK(w.Count("messages") == 1);
+  auto dup = submit(w.channel.id.str(), body, good);
+  REQUIRE(dup.ok());
+  CHECK(dup->duplicate);
+  CHECK(submit(w.channel.id.str(), body, "00").status().code() ==
+        core::StatusCode::kUnauthenticated);
+  CHECK(submit(w.channel.id.str(), "{not json", core::HmacSha512Hex("sekret", "{not json"))
+            .status()
+            .code() == core::StatusCode::kInvalidArgument);
+  CHECK(submit("01936f2e-0000-7000-8000-000000000000", body, good).status().code() ==
+        core::StatusCode::kNotFound);
+  // Many at once: each answered once, all stored.
+  constexpr int kMany = 200;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < kMany; ++i) {
+    bodies.push_back(TextWebhook(fmt::format("evt_m{}", i), fmt::format("M{}", i), "lote"));
+  }
+  std::atomic<int> answered{0}, ok{0};
+  std::promise<void> all;
+  for (const auto& b : bodies) {
+    w.ingest.Submit(w.channel.id, b, core::HmacSha512Hex("sekret", b),
+                    [&](core::Result<waha::WahaIngest::Stored> r) {
+                      if (r.ok() && !r->duplicate) ++ok;
+                      if (++answered == kMany) all.set_value();
+                    });
+  }
+  all.get_future().wait();
+  CHECK(ok == kMany);
+  CHECK(w.Count("messages") == 1 + kMany);
 }

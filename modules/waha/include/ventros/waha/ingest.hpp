@@ -12,10 +12,14 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -51,13 +55,7 @@ struct IngestOptions {
 class WahaIngest {
  public:
   WahaIngest(core::Database& db, const core::Clock& clock, crm::MessagingService& messaging,
-             core::EventBus* bus, core::Logger logger, IngestOptions options = {})
-      : db_(db),
-        clock_(clock),
-        messaging_(messaging),
-        bus_(bus),
-        logger_(std::move(logger)),
-        options_(options) {}
+             core::EventBus* bus, core::Logger logger, IngestOptions options = {});
 
   struct Stored {
     bool duplicate = false;
@@ -72,6 +70,15 @@ class WahaIngest {
   // message id again) store nothing. Errors: Unauthenticated (HMAC), InvalidArgument (not JSON).
   Result<Stored> Receive(const crm::Channel& channel, std::string_view raw_body,
                          std::string_view hmac_header);
+  // The same without blocking the caller: the HMAC and JSON are checked on the calling thread
+  // when the channel is cached, then one writer thread stores everything queued meanwhile in one
+  // transaction and calls `done` (on that thread). `raw_body` must stay valid until then; errors
+  // also include NotFound (no such channel).
+  void Submit(const crm::ChannelId& channel_id, std::string_view raw_body,
+              std::string_view hmac_header, std::function<void(Result<Stored>)> done);
+  ~WahaIngest();
+  WahaIngest(const WahaIngest&) = delete;
+  WahaIngest& operator=(const WahaIngest&) = delete;
 
   // Applies one stored webhook. Malformed payloads are marked failed with the reason (no retry);
   // database errors return an error so the bus retries.
@@ -88,6 +95,8 @@ class WahaIngest {
   // changes to a channel (key, secret, deletion) take effect within kChannelCacheMs.
   // `conn`: read through this connection on a miss (the caller holds a transaction on it).
   Result<crm::Channel> GetChannel(const crm::ChannelId& id, core::Connection* conn = nullptr);
+  // The cached channel, or null (never reads the database).
+  std::shared_ptr<const crm::Channel> CachedChannel(const crm::ChannelId& id);
   static constexpr int64_t kChannelCacheMs = 5000;
 
   // Parses a WAHA message payload; `envelope_timestamp_ms` is used when it carries no timestamp.
@@ -98,6 +107,10 @@ class WahaIngest {
   // Group commit: concurrent webhooks are stored in one transaction. The first caller to find
   // no batch in progress writes everything queued so far; the others wait for their result.
   struct Pending;
+  // Checks the HMAC and parses `item.body` for `item.channel`; fills in the rest of the item.
+  Status Prepare(Pending& item, std::string_view hmac_header);
+  void WriterLoop();
+  static constexpr size_t kMaxAsyncBatch = 256;
   // What applying a webhook came to: state "processed", "duplicate", "failed" (malformed: not
   // retried) or "ignored", with the reason.
   struct Applied {
@@ -120,11 +133,19 @@ class WahaIngest {
   static constexpr std::chrono::milliseconds kBacklogRecheck{200};
 
   std::mutex cache_mu_;
-  std::unordered_map<std::string, std::pair<crm::Channel, int64_t>> channels_;
+  std::unordered_map<std::string, std::pair<std::shared_ptr<const crm::Channel>, int64_t>>
+      channels_;
   std::mutex batch_mu_;
   std::vector<Pending*> queue_;
   bool writing_ = false;
   std::atomic<bool> backlog_{true};
+  // Submit's queue and its writer thread (started by the first Submit).
+  std::mutex async_mu_;
+  std::condition_variable async_cv_;
+  std::deque<std::unique_ptr<Pending>> async_queue_;
+  bool async_stop_ = false;
+  bool writer_sleeping_ = false;
+  std::thread writer_;
   std::chrono::steady_clock::time_point backlog_checked_{};  // leader only
 
   core::Database& db_;
