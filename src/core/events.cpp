@@ -51,11 +51,26 @@ Status AppendEvent(Connection& conn, const Clock& clock, std::string type, std::
   return AppendEvent(conn, e, clock);
 }
 
+namespace {
+// The types AppendEvent wrote on this thread since TakeAppendedEventTypes (a handful at most).
+thread_local std::vector<std::string> appended_types;
+}  // namespace
+
+std::vector<std::string> TakeAppendedEventTypes() {
+  std::vector<std::string> out;
+  out.swap(appended_types);
+  return out;
+}
+
 Status AppendEvent(Connection& conn, Event& event, const Clock& clock) {
   if (event.id.empty()) event.id = NewUuidV7(clock);
   if (event.occurred_at == 0) event.occurred_at = clock.NowMillis();
   if (event.type.empty() || event.tenant_id.empty()) {
     return Status::InvalidArgument("event needs a type and a tenant");
+  }
+  if (std::find(appended_types.begin(), appended_types.end(), event.type) ==
+      appended_types.end()) {
+    appended_types.push_back(event.type);
   }
   if (conn.engine() == DbEngine::kPostgres) {
     // Sequence numbers must become visible in order, or a consumer could move past one that
@@ -488,9 +503,16 @@ void EventBus::Stop() {
   for (auto& c : consumers_) c->holding = false;
 }
 
-void EventBus::Notify() {
+void EventBus::Notify() { Notify({}); }
+
+void EventBus::Notify(std::span<const std::string> types) {
   // The consumer list is fixed once started (Subscribe comes before Start).
   for (auto& c : consumers_) {
+    if (!types.empty() && !c->types.empty()) {
+      bool wanted = false;
+      for (const auto& t : types) wanted = wanted || c->types.count(t) > 0;
+      if (!wanted) continue;  // nothing new for it: it sleeps on
+    }
     bool signal = false;
     {
       std::lock_guard lock(c->wake_mu);

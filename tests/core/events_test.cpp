@@ -5,12 +5,14 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <map>
 
 #include "support/test_db.hpp"
 
 using namespace ventros::core;
+using ventros::testing::Eventually;
 using ventros::testing::TestDb;
 
 namespace {
@@ -322,4 +324,47 @@ VENTROS_DB_TEST(
   auto events = again.ListEvents(std::nullopt, 0, 100);
   REQUIRE(events.ok());
   CHECK(after_interval == events->back().seq);
+}
+
+VENTROS_DB_TEST("EventBus: Notify with types wakes only the consumers of those types", "[events]") {
+  TestDb tdb(engine);
+  auto db = tdb.OpenMigrated();
+  SystemClock clock;
+  EventBus bus(*db, clock, NullLogger());
+  std::atomic<int> tocks{0}, anything{0};
+  ConsumerOptions tock_only;
+  tock_only.types = {"tock"};
+  bus.Subscribe(
+      "tocks",
+      [&](const Event&) {
+        ++tocks;
+        return Status::Ok();
+      },
+      tock_only);
+  bus.Subscribe("everything", [&](const Event&) {
+    ++anything;
+    return Status::Ok();
+  });
+  // What AppendEvent wrote on this thread, each type once, then nothing.
+  (void)TakeAppendedEventTypes();
+  Append(*db, clock, Make("tock", "k"));
+  Append(*db, clock, Make("tick", "k"));
+  Append(*db, clock, Make("tock", "k"));
+  auto types = TakeAppendedEventTypes();
+  CHECK(types == std::vector<std::string>{"tock", "tick"});
+  CHECK(TakeAppendedEventTypes().empty());
+  // The first passes at start see both events; then only Notify can wake them in time.
+  bus.Start(std::chrono::milliseconds(60000));
+  REQUIRE(Eventually([&] { return tocks == 2 && anything == 3; }));
+  Append(*db, clock, Make("tock", "k"));
+  const std::vector<std::string> tick{"tick"};
+  bus.Notify(tick);
+  // A consumer that does not take the type sleeps on; one that takes every type wakes.
+  REQUIRE(Eventually([&] { return anything == 4; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(tocks == 2);
+  const std::vector<std::string> tock{"tock"};
+  bus.Notify(tock);
+  REQUIRE(Eventually([&] { return tocks == 3; }));
+  bus.Stop();
 }

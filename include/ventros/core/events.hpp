@@ -46,6 +46,9 @@ struct Event {
 // state change. Fills in id and occurred_at when empty. On PostgreSQL it takes a transaction-level
 // advisory lock so sequence numbers become visible in commit order (no consumer can skip one).
 Status AppendEvent(Connection& conn, Event& event, const Clock& clock);
+// The event types AppendEvent wrote on the calling thread since the last call (in transactions
+// that committed or not): what to wake consumers for after a commit.
+std::vector<std::string> TakeAppendedEventTypes();
 // The same for an event made of these parts.
 Status AppendEvent(Connection& conn, const Clock& clock, std::string type, std::string tenant_id,
                    std::string key, std::string payload);
@@ -123,6 +126,9 @@ class EventBus {
   void Stop();
   // Wakes the consumers (call after committing a transaction that appended events).
   void Notify();
+  // Wakes only the consumers of one of `types` (all of them when `types` is empty), e.g. with
+  // TakeAppendedEventTypes() right after a commit.
+  void Notify(std::span<const std::string> types);
 
   // Runs one pass of a consumer: due retries, then new events. Returns its progress (handler
   // calls plus events the position moved over; 0 means idle). For tests and tools; do not mix with

@@ -283,7 +283,7 @@ Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
     queue_.front()->cv.notify_one();
   }
   lock.unlock();
-  if (bus_) bus_->Notify();
+  if (bus_) bus_->Notify(core::TakeAppendedEventTypes());
   return item.status.ok() ? Result<Stored>(item.out) : Result<Stored>(item.status);
 }
 
@@ -347,7 +347,8 @@ void WahaIngest::WriterLoop() {
       batch.push_back(item.get());
     }
     Status st = batch.empty() ? Status::Ok() : WriteBatch(batch);
-    if (!batch.empty() && bus_) bus_->Notify();
+    // Only the consumers of what was written wake (most consumers have nothing new).
+    if (!batch.empty() && bus_) bus_->Notify(core::TakeAppendedEventTypes());
     for (auto& item : items) {
       if (item->prepared && !st.ok()) item->status = st;
       item->done_callback(item->status.ok() ? Result<Stored>(item->out)
