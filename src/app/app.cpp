@@ -216,6 +216,8 @@ core::Result<std::unique_ptr<Server>> Server::Create(const core::Config& config,
   waha::IngestOptions ingest_options;
   // An edge instance only stores; the instances running consumers apply.
   ingest_options.apply_inline = config.waha.apply_inline && config.events.run_consumers;
+  // SQLite has one writer; PostgreSQL writes on several connections at once.
+  ingest_options.writers = s->db_->engine() == core::DbEngine::kPostgres ? 4 : 1;
   s->ingest_ = std::make_unique<waha::WahaIngest>(*s->db_, s->clock_, *s->messaging_, s->bus_.get(),
                                                   s->logger_, ingest_options);
   s->sender_ =

@@ -242,7 +242,7 @@ void SetBackgroundWriter(bool background);
 class SqliteCheckpointer {
  public:
   SqliteCheckpointer(std::string path, std::shared_ptr<SqliteWriterLock> writer,
-                     int threshold_frames = 1000);
+                     int threshold_frames = 4000);
   ~SqliteCheckpointer();
   SqliteCheckpointer(const SqliteCheckpointer&) = delete;
   SqliteCheckpointer& operator=(const SqliteCheckpointer&) = delete;

@@ -5,11 +5,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <limits>
+#include <mutex>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "support/test_db.hpp"
 #include "ventros/core/http.hpp"
@@ -817,4 +822,32 @@ VENTROS_DB_TEST("Observability REST: bad parameters are 400s and a key is requir
   CHECK(api.Get("/v1/traces", "").status == 401);
   CHECK(api.Get("/v1/usage?group_by=agent").status == 200);
   CHECK(api.Get("/v1/evaluations/flagged").status == 200);
+}
+
+TEST_CASE("Trace ids: 32 and 16 lowercase hex digits, never repeated, on any thread", "[trace]") {
+  auto hex = [](const std::string& s) {
+    return std::all_of(s.begin(), s.end(), [](char c) {
+      return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+    });
+  };
+  std::set<std::string> seen;
+  std::mutex mu;
+  auto draw = [&] {
+    std::vector<std::string> mine;
+    for (int i = 0; i < 5000; ++i) {
+      mine.push_back(core::NewTraceId());
+      mine.push_back(core::NewSpanId());
+    }
+    std::lock_guard lock(mu);
+    for (auto& id : mine) {
+      CHECK(((id.size() == 32 || id.size() == 16) && hex(id)));
+      CHECK(id != std::string(id.size(), '0'));
+      seen.insert(std::move(id));
+    }
+  };
+  std::thread a(draw), b(draw);
+  a.join();
+  b.join();
+  draw();
+  CHECK(seen.size() == 30000);  // threads seed apart: no id twice
 }

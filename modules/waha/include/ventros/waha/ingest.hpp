@@ -50,6 +50,10 @@ struct IngestOptions {
   // Apply each webhook in the transaction that stores it (see WahaIngest::Receive); false: only
   // store it, for the waha.ingest consumer to apply (an edge instance).
   bool apply_inline = true;
+  // Writer threads behind Submit. Webhooks of one chat always go to the same one (their order,
+  // and no two transactions on one contact's rows). SQLite has one writer: 1; PostgreSQL takes
+  // several.
+  int writers = 1;
 };
 
 class WahaIngest {
@@ -109,7 +113,16 @@ class WahaIngest {
   struct Pending;
   // Checks the HMAC and parses `item.body` for `item.channel`; fills in the rest of the item.
   Status Prepare(Pending& item, std::string_view hmac_header);
-  void WriterLoop();
+  // One writer thread and its queue.
+  struct Writer {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::unique_ptr<Pending>> queue;
+    bool stop = false;
+    bool sleeping = false;
+    std::thread thread;
+  };
+  void WriterLoop(Writer& w);
   static constexpr size_t kMaxAsyncBatch = 256;
   // What applying a webhook came to: state "processed", "duplicate", "failed" (malformed: not
   // retried) or "ignored", with the reason.
@@ -140,13 +153,9 @@ class WahaIngest {
   bool writing_ = false;
   std::atomic<bool> backlog_{true};
   // Submit's queue and its writer thread (started by the first Submit).
-  std::mutex async_mu_;
-  std::condition_variable async_cv_;
-  std::deque<std::unique_ptr<Pending>> async_queue_;
-  bool async_stop_ = false;
-  bool writer_sleeping_ = false;
-  std::thread writer_;
-  std::chrono::steady_clock::time_point backlog_checked_{};  // leader only
+  std::vector<std::unique_ptr<Writer>> writers_;  // started by the first Submit
+  std::once_flag writers_started_;
+  std::atomic<int64_t> backlog_checked_ns_{0};  // steady clock
 
   core::Database& db_;
   const core::Clock& clock_;
