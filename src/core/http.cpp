@@ -196,24 +196,24 @@ HttpResponse HttpResponse::FromStatus(const Status& status, std::string_view req
 
 void Router::Add(std::string method, std::string pattern, Handler handler, RouteOptions options) {
   Route r;
-  r.segments = SplitPath(pattern);
-  r.method = std::move(method);
-  r.pattern = std::move(pattern);
   r.handler = std::move(handler);
-  r.options = std::move(options);
-  routes_.push_back(std::move(r));
+  AddRoute(std::move(r), std::move(method), std::move(pattern), std::move(options));
 }
 
 void Router::AddAsync(std::string method, std::string pattern, AsyncHandler handler,
                       RouteOptions options) {
   Route r;
-  r.segments = SplitPath(pattern);
-  r.method = std::move(method);
-  r.pattern = std::move(pattern);
   r.async_handler = std::move(handler);
-  r.options = std::move(options);
-  r.options.execution = Execution::kAsync;
-  routes_.push_back(std::move(r));
+  options.execution = Execution::kAsync;
+  AddRoute(std::move(r), std::move(method), std::move(pattern), std::move(options));
+}
+
+void Router::AddRoute(Route route, std::string method, std::string pattern, RouteOptions options) {
+  route.segments = SplitPath(pattern);
+  route.method = std::move(method);
+  route.pattern = std::move(pattern);
+  route.options = std::move(options);
+  routes_.push_back(std::move(route));
 }
 
 Router::Match Router::Find(std::string_view method, std::string_view path) const {

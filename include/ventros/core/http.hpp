@@ -124,6 +124,7 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  void AddRoute(Route route, std::string method, std::string pattern, RouteOptions options);
   std::vector<Route> routes_;
   Authenticator authenticator_;
 };
