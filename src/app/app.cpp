@@ -411,6 +411,8 @@ Server::~Server() {
   loader_stop_ = true;
   if (vector_loader_.joinable()) vector_loader_.join();
   if (http_) http_->Stop();
+  // Webhooks still queued are answered while the HTTP server (their connections) still exists.
+  if (ingest_) ingest_->Stop();
   if (workflows_) workflows_->Stop();
   if (bus_) bus_->Stop();
   // Spans of the last turns are written and exported before the sinks go.

@@ -293,7 +293,8 @@ class SqliteConnection final : public Connection {
   DbHandle db_;
   std::shared_ptr<SqliteWriterLock> writer_;  // shared by the pool's connections; may be null
   std::chrono::milliseconds busy_timeout_;
-  // Declared after db_: destroyed first would leave the WAL hook pointing at nothing.
+  // The WAL hook points at it; it is released before db_ is closed, which is fine: closing
+  // calls no hook, and the pool's Impl holds the checkpointer while connections live.
   std::shared_ptr<SqliteCheckpointer> checkpointer_;
   bool holding_writer_ = false;
   static constexpr size_t kMaxCachedStatements = 512;

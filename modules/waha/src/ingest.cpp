@@ -98,14 +98,14 @@ std::string ChatOf(const json::object& p, bool from_me) {
   return MessagingService::NormalizeWaId(chat);
 }
 
-std::string EventKey(const crm::Channel& channel, const json::object* payload) {
+std::string EventKey(const std::string& channel_id, const json::object* payload) {
   if (payload) {
     bool from_me = false;
     if (const json::value* v = Field(*payload, "fromMe"); v && v->is_bool()) from_me = v->as_bool();
     std::string chat = ChatOf(*payload, from_me);
-    if (!chat.empty()) return fmt::format("waha:{}:{}", channel.id.str(), chat);
+    if (!chat.empty()) return fmt::format("waha:{}:{}", channel_id, chat);
   }
-  return fmt::format("waha:{}", channel.id.str());
+  return fmt::format("waha:{}", channel_id);
 }
 
 }  // namespace
@@ -238,7 +238,7 @@ Status WahaIngest::Prepare(Pending& item, std::string_view hmac_header) {
   }
   item.envelope_id = std::move(envelope_id);
   item.event = std::move(event);
-  item.key = EventKey(channel, payload);
+  item.key = EventKey(channel.id.str(), payload);
   item.out.inbox_id = core::NewUuidV7(clock_);
   item.doc = std::move(doc);  // `env` and `payload` are not used past here
   return Status::Ok();
@@ -283,7 +283,8 @@ Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
     queue_.front()->cv.notify_one();
   }
   lock.unlock();
-  if (bus_) bus_->Notify(core::TakeAppendedEventTypes());
+  // Nothing written (duplicates only): nobody to wake; an empty list would wake every consumer.
+  if (auto types = core::TakeAppendedEventTypes(); !types.empty() && bus_) bus_->Notify(types);
   return item.status.ok() ? Result<Stored>(item.out) : Result<Stored>(item.status);
 }
 
@@ -302,9 +303,15 @@ void WahaIngest::Submit(const crm::ChannelId& channel_id, std::string_view raw_b
     }
     item->prepared = true;
   } else {
-    // The channel must be read from the database: the writer thread does it.
+    // The channel must be read from the database: the writer thread does it. The chat is read
+    // here all the same, so that the webhook goes to its chat's writer like the others.
     item->channel_id = channel_id.str();
     item->hmac = std::string(hmac_header);
+    boost::system::error_code ec;
+    json::value doc = json::parse(raw_body, ec);
+    const json::object* payload =
+        !ec && doc.is_object() ? Obj(doc.as_object(), "payload") : nullptr;
+    item->key = EventKey(item->channel_id, payload);
   }
   std::call_once(writers_started_, [this] {
     for (int i = 0; i < std::max(1, options_.writers); ++i) {
@@ -313,9 +320,8 @@ void WahaIngest::Submit(const crm::ChannelId& channel_id, std::string_view raw_b
       w->thread = std::thread([this, w] { WriterLoop(*w); });
     }
   });
-  // A chat's webhooks share a writer (an unchecked one goes by its channel).
-  const size_t slot =
-      std::hash<std::string>()(item->prepared ? item->key : item->channel_id) % writers_.size();
+  // A chat's webhooks share a writer.
+  const size_t slot = std::hash<std::string>()(item->key) % writers_.size();
   Writer& w = *writers_[slot];
   {
     std::lock_guard lock(w.mu);
@@ -358,7 +364,7 @@ void WahaIngest::WriterLoop(Writer& w) {
     }
     Status st = batch.empty() ? Status::Ok() : WriteBatch(batch);
     // Only the consumers of what was written wake (most consumers have nothing new).
-    if (!batch.empty() && bus_) bus_->Notify(core::TakeAppendedEventTypes());
+    if (auto types = core::TakeAppendedEventTypes(); !types.empty() && bus_) bus_->Notify(types);
     for (auto& item : items) {
       if (item->prepared && !st.ok()) item->status = st;
       item->done_callback(item->status.ok() ? Result<Stored>(item->out)
@@ -378,8 +384,11 @@ WahaIngest::WahaIngest(core::Database& db, const core::Clock& clock,
       logger_(std::move(logger)),
       options_(options) {}
 
-WahaIngest::~WahaIngest() {
+WahaIngest::~WahaIngest() { Stop(); }
+
+void WahaIngest::Stop() {
   for (auto& w : writers_) {
+    if (!w->thread.joinable()) continue;
     {
       std::lock_guard lock(w->mu);
       w->stop = true;
@@ -387,6 +396,17 @@ WahaIngest::~WahaIngest() {
     w->cv.notify_one();
     w->thread.join();
   }
+}
+
+void WahaIngest::BacklogStarted() {
+  bool was;
+  {
+    std::lock_guard lock(backlog_mu_);
+    ++backlog_generation_;
+    was = backlog_.exchange(true);
+  }
+  if (!was)
+    logger_->warn("webhooks are stored for the bus to apply until earlier ones are applied");
 }
 
 bool WahaIngest::Backlog(core::Connection& conn) {
@@ -398,10 +418,23 @@ bool WahaIngest::Backlog(core::Connection& conn) {
   if (now - last < std::chrono::nanoseconds(kBacklogRecheck).count()) return true;
   // One writer looks; the others take the answer it leaves.
   if (!backlog_checked_ns_.compare_exchange_strong(last, now)) return true;
-  auto rows = conn.Query("SELECT 1 FROM waha_inbox WHERE state = 'pending' LIMIT 1");
-  if (!rows.ok()) return true;
-  backlog_.store(!rows->empty(), std::memory_order_relaxed);
-  return !rows->empty();
+  uint64_t generation;
+  {
+    std::lock_guard lock(backlog_mu_);
+    generation = backlog_generation_;
+  }
+  // Only recent ones hold new webhooks back: one the bus gave up on (dead-lettered) stays
+  // pending for an operator, and must not turn applying on arrival off for good.
+  auto rows =
+      conn.Query("SELECT 1 FROM waha_inbox WHERE state = 'pending' AND received_at > $1 LIMIT 1",
+                 {DbValue(clock_.NowMillis() - kBacklogWindowMs)});
+  if (!rows.ok() || !rows->empty()) return true;
+  std::lock_guard lock(backlog_mu_);
+  // A writer that stored pending webhooks meanwhile keeps the flag up.
+  if (backlog_generation_ != generation) return true;
+  backlog_.store(false, std::memory_order_relaxed);
+  if (generation > 0) logger_->info("webhooks are applied on arrival again");
+  return false;
 }
 
 Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
@@ -421,7 +454,7 @@ Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
     for (Pending* p : batch) p->out.duplicate = false;
   }
   Status st = WriteBatch(batch, false);
-  if (st.ok()) backlog_.store(true, std::memory_order_relaxed);
+  if (st.ok() && options_.apply_inline) BacklogStarted();
   return st;
 }
 

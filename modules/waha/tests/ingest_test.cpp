@@ -830,3 +830,22 @@ VENTROS_DB_TEST("WAHA: Submit answers on the writer thread, checking the HMAC an
   CHECK(ok == kMany);
   CHECK(w.Count("messages") == 1 + kMany);
 }
+
+VENTROS_DB_TEST("WAHA: a webhook left pending for hours (dead-lettered) does not hold new ones",
+                "[waha]") {
+  World w(engine);
+  {
+    auto conn = w.database->Acquire();
+    REQUIRE(conn.ok());
+    REQUIRE((*conn)
+                ->Query("INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, "
+                        "body, state, received_at) VALUES ('old', $1, $2, 'evt_old', 'message', "
+                        "'{}', 'pending', $3)",
+                        {core::DbValue(w.tenant.str()), core::DbValue(w.channel.id.str()),
+                         core::DbValue(w.clock.NowMillis() - 2 * 3600 * 1000)})
+                .ok());
+  }
+  REQUIRE(w.ingest.Receive(w.channel, TextWebhook("evt_new", "NEW", "nova"), "").ok());
+  CHECK(w.Count("messages") == 1);                         // applied on arrival
+  CHECK(w.Count("waha_inbox", "state = 'pending'") == 1);  // the old one, for an operator
+}

@@ -81,6 +81,10 @@ class WahaIngest {
   void Submit(const crm::ChannelId& channel_id, std::string_view raw_body,
               std::string_view hmac_header, std::function<void(Result<Stored>)> done);
   ~WahaIngest();
+  // Answers what the writer threads hold and stops them (Submit must not be called after). Call
+  // it once the HTTP server has stopped and before it is destroyed: the answers go to its
+  // connections.
+  void Stop();
   WahaIngest(const WahaIngest&) = delete;
   WahaIngest& operator=(const WahaIngest&) = delete;
 
@@ -143,6 +147,9 @@ class WahaIngest {
   // Whether stored webhooks may still wait to be applied (checked at most every
   // kBacklogRecheck; starts true, so the first batch looks). Called by the batch leader only.
   bool Backlog(core::Connection& conn);
+  void BacklogStarted();  // pending webhooks were stored
+  // Pending webhooks older than this (the bus gave up on them) no longer hold new ones back.
+  static constexpr int64_t kBacklogWindowMs = 60 * 60 * 1000;
   static constexpr std::chrono::milliseconds kBacklogRecheck{200};
 
   std::mutex cache_mu_;
@@ -156,6 +163,8 @@ class WahaIngest {
   std::vector<std::unique_ptr<Writer>> writers_;  // started by the first Submit
   std::once_flag writers_started_;
   std::atomic<int64_t> backlog_checked_ns_{0};  // steady clock
+  std::mutex backlog_mu_;  // with `backlog_`: set by a fallback, cleared by a check
+  uint64_t backlog_generation_ = 0;
 
   core::Database& db_;
   const core::Clock& clock_;
