@@ -268,7 +268,7 @@ Result<WahaIngest::Stored> WahaIngest::Receive(const crm::Channel& channel,
   std::vector<Pending*> batch;
   batch.swap(queue_);
   lock.unlock();
-  Status st = WriteBatch(batch);
+  Status st = WriteBatchNoThrow(batch);
   lock.lock();
   for (Pending* p : batch) {
     if (!st.ok()) p->status = st;
@@ -362,7 +362,7 @@ void WahaIngest::WriterLoop(Writer& w) {
       }
       batch.push_back(item.get());
     }
-    Status st = batch.empty() ? Status::Ok() : WriteBatch(batch);
+    Status st = batch.empty() ? Status::Ok() : WriteBatchNoThrow(batch);
     // Only the consumers of what was written wake (most consumers have nothing new).
     if (auto types = core::TakeAppendedEventTypes(); !types.empty() && bus_) bus_->Notify(types);
     for (auto& item : items) {
@@ -435,6 +435,16 @@ bool WahaIngest::Backlog(core::Connection& conn) {
   backlog_.store(false, std::memory_order_relaxed);
   if (generation > 0) logger_->info("webhooks are applied on arrival again");
   return false;
+}
+
+Status WahaIngest::WriteBatchNoThrow(std::vector<Pending*>& batch) {
+  // An exception (out of memory) must neither leave callers waiting nor end a writer thread: it
+  // fails this batch (its webhooks answer 500 and WAHA sends them again).
+  try {
+    return WriteBatch(batch);
+  } catch (const std::exception& e) {
+    return Status::Internal(fmt::format("storing webhooks failed: {}", e.what()));
+  }
 }
 
 Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {

@@ -143,6 +143,7 @@ class WahaIngest {
   Status Finish(core::Connection& conn, const std::string& inbox_id, const Applied& done);
   // Stores a batch, applying it when it can (falls back to storing it pending).
   Status WriteBatch(std::vector<Pending*>& batch);
+  Status WriteBatchNoThrow(std::vector<Pending*>& batch);
   Status WriteBatch(std::vector<Pending*>& batch, bool apply);
   // Whether stored webhooks may still wait to be applied (checked at most every
   // kBacklogRecheck; starts true, so the first batch looks). Called by the batch leader only.
