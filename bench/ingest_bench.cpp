@@ -25,19 +25,34 @@ using namespace ventros::core;
 
 namespace {
 
+// WAHA's envelope ids: "evt_" and a lower-case ULID (48-bit milliseconds, then 80 random bits,
+// Crockford base32), so they grow with time as WAHA's do.
+std::string EnvelopeId(int64_t ms, uint64_t random) {
+  static constexpr char kDigits[] = "0123456789abcdefghjkmnpqrstvwxyz";
+  std::string out = "evt_";
+  for (int shift = 45; shift >= 0; shift -= 5) out.push_back(kDigits[(ms >> shift) & 31]);
+  for (int k = 0; k < 16; ++k) {
+    out.push_back(kDigits[random & 31]);
+    random = random * 6364136223846793005ULL + 1442695040888963407ULL;
+    random ^= random >> 29;
+  }
+  return out;
+}
+
 std::string Body(int i, int contacts) {
   std::string phone = fmt::format("55119{:08}", i % contacts);
   std::string msg = fmt::format("BENCH{:016X}", static_cast<uint64_t>(i) * 2654435761u + 17);
   int64_t ts = 1760701000 + i / 100;
+  std::string envelope = EnvelopeId(1760701000000 + i / 10, static_cast<uint64_t>(i) * 7919 + 1);
   return fmt::format(
-      R"({{"id":"evt_bench_{}_{}","timestamp":{},"event":"message","session":"default",)"
+      R"({{"id":"{}","timestamp":{},"event":"message","session":"default",)"
       R"("metadata":{{}},"me":{{"id":"5511900000000@c.us","pushName":"Loja"}},)"
       R"("payload":{{"id":"false_{}@c.us_{}","timestamp":{},"from":"{}@c.us","fromMe":false,)"
       R"("source":"app","to":"5511900000000@c.us","participant":null,)"
       R"("body":"Mensagem de teste número {} sobre o pedido e o preço","hasMedia":false,)"
       R"("media":null,"ack":1,"ackName":"SERVER","replyTo":null,)"
       R"("_data":{{"pushName":"Cliente {}"}}}},"engine":"NOWEB"}})",
-      i, msg, ts * 1000, phone, msg, ts, phone, i, i % contacts);
+      envelope, ts * 1000, phone, msg, ts, phone, i, i % contacts);
 }
 
 double Percentile(std::vector<double>& v, double p) {

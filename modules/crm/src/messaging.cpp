@@ -1238,11 +1238,14 @@ Result<InboundResult> MessagingService::RecordInbound(core::Connection& conn,
   InboundResult result;
   int64_t now = clock_.NowMillis();
   // Already known (the @lid/@c.us double, message + message.any, or the echo of our own send).
-  VENTROS_ASSIGN_OR_RETURN(
-      auto existing,
-      conn.Query(fmt::format("SELECT {} FROM messages WHERE channel_id = $1 AND waha_bare_id = $2",
-                             kMessageCols),
-                 {DbValue(channel.id.str()), DbValue(m.waha_bare_id)}));
+  core::DbResult existing;
+  if (!m.known_new) {
+    VENTROS_ASSIGN_OR_RETURN(
+        existing, conn.Query(fmt::format("SELECT {} FROM messages WHERE channel_id = $1 AND "
+                                         "waha_bare_id = $2",
+                                         kMessageCols),
+                             {DbValue(channel.id.str()), DbValue(m.waha_bare_id)}));
+  }
   if (!existing.empty()) {
     Message old = MessageFromRow(existing.rows[0]);
     result.kind = InboundResult::kDuplicate;

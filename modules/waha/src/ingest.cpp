@@ -492,7 +492,8 @@ Status WahaIngest::WriteBatch(std::vector<Pending*>& batch, bool apply) {
     }
     if (apply) {
       const json::object* env = p->doc.is_object() ? &p->doc.as_object() : nullptr;
-      VENTROS_ASSIGN_OR_RETURN(Applied done, Apply(*conn, channel, p->event, env));
+      VENTROS_ASSIGN_OR_RETURN(Applied done,
+                               Apply(*conn, channel, p->event, env, p->dedup.has_value()));
       if (done.state != "processed") {
         VENTROS_RETURN_IF_ERROR(Finish(*conn, p->out.inbox_id, done));
       }
@@ -574,7 +575,8 @@ Status WahaIngest::Finish(core::Connection& conn, const std::string& inbox_id,
 }
 
 Result<WahaIngest::Applied> WahaIngest::Apply(core::Connection& db, const crm::Channel& channel,
-                                              const std::string& event, const json::object* env) {
+                                              const std::string& event, const json::object* env,
+                                              bool admitted_new) {
   core::Connection* conn = &db;
   const json::object* payload = env ? Obj(*env, "payload") : nullptr;
   int64_t envelope_ts = clock_.NowMillis();
@@ -593,6 +595,9 @@ Result<WahaIngest::Applied> WahaIngest::Apply(core::Connection& db, const crm::C
       result_state = "failed";
       reason = parsed.status().message();
     } else {
+      // A contact's message just admitted by the inbox's unique key on its id cannot exist yet
+      // (our own sends, from_me, are matched by that lookup).
+      parsed->known_new = admitted_new && !parsed->from_me;
       auto r = messaging_.RecordInbound(*conn, channel, *parsed);
       if (!r.ok()) {
         st = r.status();

@@ -849,3 +849,24 @@ VENTROS_DB_TEST("WAHA: a webhook left pending for hours (dead-lettered) does not
   CHECK(w.Count("messages") == 1);                         // applied on arrival
   CHECK(w.Count("waha_inbox", "state = 'pending'") == 1);  // the old one, for an operator
 }
+
+VENTROS_DB_TEST("WAHA: a message already stored without its inbox row is still a duplicate",
+                "[waha]") {
+  World w(engine);
+  std::string body = Fixture("message_text.json");
+  w.Deliver(body);
+  {
+    // The inbox forgot it (its key admits the message as new); the messages' own unique index
+    // still knows: applying on arrival fails, the bus applies it as a duplicate.
+    auto conn = w.database->Acquire();
+    REQUIRE(conn.ok());
+    REQUIRE((*conn)->Query("DELETE FROM waha_inbox").ok());
+  }
+  auto again = w.ingest.Receive(w.channel, body, "");
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->duplicate);
+  REQUIRE(w.bus.RunUntilIdle("waha.ingest").ok());
+  CHECK(w.Count("messages") == 1);
+  CHECK(w.Count("waha_inbox", "state = 'duplicate'") == 1);
+  CHECK(w.Count("events", "type = 'message.received'") == 1);
+}

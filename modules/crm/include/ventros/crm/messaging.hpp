@@ -149,6 +149,10 @@ struct InboundMessage {
   std::optional<std::string> reply_to;
   std::optional<int> ack;
   int64_t message_at = 0;
+  // The caller has just admitted this WhatsApp id as new on the channel (the webhook inbox's
+  // unique key on it): the lookup for an existing message is skipped. Should one exist after
+  // all, the insert fails on the messages' own unique index.
+  bool known_new = false;
 };
 
 struct InboundResult {
@@ -216,8 +220,8 @@ class MessagingService {
                                 const std::string& agent_type,
                                 const std::optional<std::string>& agent_id,
                                 const std::string& reason);
-  Result<Session> AssignSession(core::Connection& conn, const TenantId& tenant,
-                                const SessionId& id, const std::string& agent_type,
+  Result<Session> AssignSession(core::Connection& conn, const TenantId& tenant, const SessionId& id,
+                                const std::string& agent_type,
                                 const std::optional<std::string>& agent_id,
                                 const std::string& reason);
   Result<PageOf<Session>> ListSessions(const TenantId& tenant, std::optional<ContactId> contact,

@@ -138,8 +138,10 @@ class WahaIngest {
   Status ProcessIn(core::Connection& conn, const std::string& inbox_id);
   // Interprets a webhook (`envelope`: its parsed body, null when not an object) on `conn`, in
   // the caller's transaction. Database errors are returned (the caller rolls back and retries).
+  // `admitted_new`: the webhook was just stored under its message id's unique key (on arrival).
   Result<Applied> Apply(core::Connection& conn, const crm::Channel& channel,
-                        const std::string& event, const boost::json::object* envelope);
+                        const std::string& event, const boost::json::object* envelope,
+                        bool admitted_new = false);
   Status Finish(core::Connection& conn, const std::string& inbox_id, const Applied& done);
   // Stores a batch, applying it when it can (falls back to storing it pending).
   Status WriteBatch(std::vector<Pending*>& batch);
