@@ -454,6 +454,14 @@ Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
   bool apply = false;
   if (options_.apply_inline) {
     VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+    // Once, before any writer applies: webhooks a previous run left pending come first. The
+    // other writers wait for this look instead of each taking "unknown" for "pending".
+    std::call_once(backlog_looked_, [&] {
+      auto rows = conn->Query(
+          "SELECT 1 FROM waha_inbox WHERE state = 'pending' AND received_at > $1 LIMIT 1",
+          {DbValue(clock_.NowMillis() - kBacklogWindowMs)});
+      if (!rows.ok() || !rows->empty()) BacklogStarted();
+    });
     apply = !Backlog(*conn);
   }
   if (apply) {

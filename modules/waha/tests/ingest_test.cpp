@@ -870,3 +870,21 @@ VENTROS_DB_TEST("WAHA: a message already stored without its inbox row is still a
   CHECK(w.Count("waha_inbox", "state = 'duplicate'") == 1);
   CHECK(w.Count("events", "type = 'message.received'") == 1);
 }
+
+VENTROS_DB_TEST("WAHA: webhooks a previous run left pending go first after a restart", "[waha]") {
+  World w(engine);
+  {
+    auto conn = w.database->Acquire();
+    REQUIRE(conn.ok());
+    REQUIRE((*conn)
+                ->Query("INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, "
+                        "body, state, received_at) VALUES ('left', $1, $2, 'evt_left', 'message', "
+                        "'{}', 'pending', $3)",
+                        {core::DbValue(w.tenant.str()), core::DbValue(w.channel.id.str()),
+                         core::DbValue(w.clock.NowMillis() - 60 * 1000)})
+                .ok());
+  }
+  REQUIRE(w.ingest.Receive(w.channel, TextWebhook("evt_after", "AFTER", "depois"), "").ok());
+  CHECK(w.Count("messages") == 0);  // stored behind the one left pending
+  CHECK(w.Count("waha_inbox", "state = 'pending'") == 2);
+}

@@ -147,8 +147,8 @@ class WahaIngest {
   Status WriteBatch(std::vector<Pending*>& batch);
   Status WriteBatchNoThrow(std::vector<Pending*>& batch);
   Status WriteBatch(std::vector<Pending*>& batch, bool apply);
-  // Whether stored webhooks may still wait to be applied (checked at most every
-  // kBacklogRecheck; starts true, so the first batch looks). Called by the batch leader only.
+  // Whether stored webhooks may still wait to be applied (set when pending ones are stored, or
+  // found by the first batch; rechecked at most every kBacklogRecheck by one writer).
   bool Backlog(core::Connection& conn);
   void BacklogStarted();  // pending webhooks were stored
   // Pending webhooks older than this (the bus gave up on them) no longer hold new ones back.
@@ -161,7 +161,8 @@ class WahaIngest {
   std::mutex batch_mu_;
   std::vector<Pending*> queue_;
   bool writing_ = false;
-  std::atomic<bool> backlog_{true};
+  std::atomic<bool> backlog_{false};
+  std::once_flag backlog_looked_;  // the first batch looks for webhooks left pending
   // Submit's queue and its writer thread (started by the first Submit).
   std::vector<std::unique_ptr<Writer>> writers_;  // started by the first Submit
   std::once_flag writers_started_;
