@@ -722,6 +722,20 @@ void BreakMessageInserts(World& w, bool broken) {
   REQUIRE((*conn)->ExecScript(sql).ok());
 }
 
+// A webhook stored pending at `received_at` and never applied (a crash, a dead letter).
+void LeavePending(World& w, const std::string& id, int64_t received_at) {
+  auto conn = w.database->Acquire();
+  REQUIRE(conn.ok());
+  REQUIRE((*conn)
+              ->Query("INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, "
+                      "body, state, received_at) VALUES ($1, $2, $3, $4, 'message', '{}', "
+                      "'pending', $5)",
+                      {core::DbValue(id), core::DbValue(w.tenant.str()),
+                       core::DbValue(w.channel.id.str()), core::DbValue("evt_" + id),
+                       core::DbValue(received_at)})
+              .ok());
+}
+
 std::string TextWebhook(const std::string& envelope, const std::string& message_id,
                         const std::string& text) {
   json::value v = json::parse(Fixture("message_text.json"));
@@ -834,17 +848,7 @@ VENTROS_DB_TEST("WAHA: Submit answers on the writer thread, checking the HMAC an
 VENTROS_DB_TEST("WAHA: a webhook left pending for hours (dead-lettered) does not hold new ones",
                 "[waha]") {
   World w(engine);
-  {
-    auto conn = w.database->Acquire();
-    REQUIRE(conn.ok());
-    REQUIRE((*conn)
-                ->Query("INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, "
-                        "body, state, received_at) VALUES ('old', $1, $2, 'evt_old', 'message', "
-                        "'{}', 'pending', $3)",
-                        {core::DbValue(w.tenant.str()), core::DbValue(w.channel.id.str()),
-                         core::DbValue(w.clock.NowMillis() - 2 * 3600 * 1000)})
-                .ok());
-  }
+  LeavePending(w, "old", w.clock.NowMillis() - 2 * 3600 * 1000);
   REQUIRE(w.ingest.Receive(w.channel, TextWebhook("evt_new", "NEW", "nova"), "").ok());
   CHECK(w.Count("messages") == 1);                         // applied on arrival
   CHECK(w.Count("waha_inbox", "state = 'pending'") == 1);  // the old one, for an operator
@@ -873,17 +877,7 @@ VENTROS_DB_TEST("WAHA: a message already stored without its inbox row is still a
 
 VENTROS_DB_TEST("WAHA: webhooks a previous run left pending go first after a restart", "[waha]") {
   World w(engine);
-  {
-    auto conn = w.database->Acquire();
-    REQUIRE(conn.ok());
-    REQUIRE((*conn)
-                ->Query("INSERT INTO waha_inbox (id, tenant_id, channel_id, envelope_id, event, "
-                        "body, state, received_at) VALUES ('left', $1, $2, 'evt_left', 'message', "
-                        "'{}', 'pending', $3)",
-                        {core::DbValue(w.tenant.str()), core::DbValue(w.channel.id.str()),
-                         core::DbValue(w.clock.NowMillis() - 60 * 1000)})
-                .ok());
-  }
+  LeavePending(w, "left", w.clock.NowMillis() - 60 * 1000);
   REQUIRE(w.ingest.Receive(w.channel, TextWebhook("evt_after", "AFTER", "depois"), "").ok());
   CHECK(w.Count("messages") == 0);  // stored behind the one left pending
   CHECK(w.Count("waha_inbox", "state = 'pending'") == 2);
