@@ -463,6 +463,12 @@ Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
       if (!rows.ok() || !rows->empty()) BacklogStarted();
     });
     apply = !Backlog(*conn);
+    // Webhooks wait: this writer applies the oldest of them first, so that a steady load does
+    // not keep every new webhook behind them (the bus alone may not keep up).
+    if (!apply && DrainPending(*conn)) {
+      backlog_checked_ns_.store(0, std::memory_order_relaxed);  // look again now
+      apply = !Backlog(*conn);
+    }
   }
   if (apply) {
     Status st = WriteBatch(batch, true);
@@ -474,6 +480,31 @@ Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
   Status st = WriteBatch(batch, false);
   if (st.ok() && options_.apply_inline) BacklogStarted();
   return st;
+}
+
+bool WahaIngest::DrainPending(core::Connection& conn) {
+  // One writer at a time, oldest first: a chat's webhooks keep their order.
+  std::unique_lock drain(drain_mu_, std::try_to_lock);
+  if (!drain.owns_lock()) return false;
+  auto tx = core::Transaction::Begin(conn);
+  if (!tx.ok()) return false;
+  auto rows = conn.Query(
+      "SELECT id FROM waha_inbox WHERE state = 'pending' AND received_at > $1 "
+      "ORDER BY received_at, id LIMIT $2",
+      {DbValue(clock_.NowMillis() - kBacklogWindowMs), DbValue(int64_t{kDrainBatch})});
+  if (!rows.ok()) return false;
+  for (const auto& row : rows->rows) {
+    // The bus may apply the same rows: ProcessIn skips what is no longer pending (and on
+    // PostgreSQL locks the row first).
+    if (Status st = ProcessIn(conn, row.GetText(0)); !st.ok()) {
+      logger_->warn("applying waiting webhooks failed, the bus goes on with them: {}",
+                    st.ToString());
+      return false;  // rolled back
+    }
+  }
+  if (!tx->Commit().ok()) return false;
+  if (auto types = core::TakeAppendedEventTypes(); !types.empty() && bus_) bus_->Notify(types);
+  return rows->rows.size() < static_cast<size_t>(kDrainBatch);
 }
 
 Status WahaIngest::WriteBatch(std::vector<Pending*>& batch, bool apply) {
@@ -547,8 +578,12 @@ Status WahaIngest::ProcessBatch(std::span<const core::Event> events) {
 
 Status WahaIngest::ProcessIn(core::Connection& conn, const std::string& inbox_id) {
   VENTROS_ASSIGN_OR_RETURN(
-      auto rows, conn.Query("SELECT channel_id, event, body, state FROM waha_inbox WHERE id = $1",
-                            {DbValue(inbox_id)}));
+      auto rows,
+      conn.Query(conn.engine() == core::DbEngine::kPostgres
+                     ? "SELECT channel_id, event, body, state FROM waha_inbox WHERE id = $1 "
+                       "FOR UPDATE"
+                     : "SELECT channel_id, event, body, state FROM waha_inbox WHERE id = $1",
+                 {DbValue(inbox_id)}));
   if (rows.empty()) return Status::Ok();  // nothing to do (deleted or never committed)
   std::string state = rows.rows[0].GetText(3);
   if (state != "pending") return Status::Ok();  // processed before: idempotent

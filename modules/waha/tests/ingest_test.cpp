@@ -769,8 +769,8 @@ VENTROS_DB_TEST("WAHA: a webhook is applied in the transaction that stores it", 
 }
 
 VENTROS_DB_TEST(
-    "WAHA: a webhook that cannot be applied is stored for the bus, and later ones "
-    "wait behind it",
+    "WAHA: a webhook that cannot be applied is stored for the bus, and the next one's writer "
+    "applies it first",
     "[waha]") {
   World w(engine);
   BreakMessageInserts(w, true);
@@ -786,11 +786,13 @@ VENTROS_DB_TEST(
   REQUIRE(again.ok());
   CHECK(again->duplicate);
   BreakMessageInserts(w, false);
-  // Applying works again, but the first still waits: the second goes behind it, not before.
+  // Applying works again: the waiting one is applied first, then the new one, on arrival.
   REQUIRE(w.ingest.Receive(w.channel, TextWebhook("evt_b", "BBB", "segunda"), "").ok());
-  CHECK(w.Count("messages") == 0);
-  CHECK(w.Count("waha_inbox", "state = 'pending'") == 2);
+  CHECK(w.Count("messages") == 2);
+  CHECK(w.Count("waha_inbox", "state = 'pending'") == 0);
+  // The bus finds nothing left to do.
   REQUIRE(w.bus.RunUntilIdle("waha.ingest").ok());
+  CHECK(w.Count("messages") == 2);
   auto order = w.Rows("SELECT payload FROM events WHERE type = 'message.received' ORDER BY seq");
   REQUIRE(order.rows.size() == 2);
   CHECK_THAT(order.rows[0].GetText(0), Catch::Contains("primeira"));
@@ -875,10 +877,13 @@ VENTROS_DB_TEST("WAHA: a message already stored without its inbox row is still a
   CHECK(w.Count("events", "type = 'message.received'") == 1);
 }
 
-VENTROS_DB_TEST("WAHA: webhooks a previous run left pending go first after a restart", "[waha]") {
+VENTROS_DB_TEST("WAHA: webhooks a previous run left pending are applied first after a restart",
+                "[waha]") {
   World w(engine);
   LeavePending(w, "left", w.clock.NowMillis() - 60 * 1000);
   REQUIRE(w.ingest.Receive(w.channel, TextWebhook("evt_after", "AFTER", "depois"), "").ok());
-  CHECK(w.Count("messages") == 0);  // stored behind the one left pending
-  CHECK(w.Count("waha_inbox", "state = 'pending'") == 2);
+  // The one left is applied first (its empty body fails, with the reason), then the new one.
+  CHECK(w.Rows("SELECT state FROM waha_inbox WHERE id = 'left'").rows[0].GetText(0) == "failed");
+  CHECK(w.Count("messages") == 1);
+  CHECK(w.Count("waha_inbox", "state = 'pending'") == 0);
 }

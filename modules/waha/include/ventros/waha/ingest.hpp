@@ -151,6 +151,10 @@ class WahaIngest {
   // found by the first batch; rechecked at most every kBacklogRecheck by one writer).
   bool Backlog(core::Connection& conn);
   void BacklogStarted();  // pending webhooks were stored
+  // Applies up to kDrainBatch of the oldest pending webhooks in one transaction (unless another
+  // writer is at it). True when that was all of them.
+  bool DrainPending(core::Connection& conn);
+  static constexpr int kDrainBatch = 512;
   // Pending webhooks older than this (the bus gave up on them) no longer hold new ones back.
   static constexpr int64_t kBacklogWindowMs = 60 * 60 * 1000;
   static constexpr std::chrono::milliseconds kBacklogRecheck{200};
@@ -167,6 +171,7 @@ class WahaIngest {
   std::vector<std::unique_ptr<Writer>> writers_;  // started by the first Submit
   std::once_flag writers_started_;
   std::atomic<int64_t> backlog_checked_ns_{0};  // steady clock
+  std::mutex drain_mu_;
   std::mutex backlog_mu_;  // with `backlog_`: set by a fallback, cleared by a check
   uint64_t backlog_generation_ = 0;
 
