@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "app/app.hpp"
+#include "bench_util.hpp"
 #include "ventros/core/config.hpp"
 #include "ventros/core/crypto.hpp"
 #include "ventros/core/db.hpp"
@@ -54,16 +55,19 @@ using Steady = std::chrono::steady_clock;
 
 namespace {
 
+using ventros::bench::Percentile;
+using ventros::bench::RssMb;
+using ventros::bench::Seconds;
+using ventros::bench::Sum;
+
+void Emit(const std::string& metric, double value, const std::string& unit) {
+  ventros::bench::Emit("agent_turn", metric, value, unit);
+}
+
 constexpr const char* kSecret = "bench-secret";
 constexpr const char* kWahaKey = "bench-waha-key";
 constexpr const char* kMe = "5511900000000@c.us";  // the business's own number
 constexpr auto kReplyTimeout = std::chrono::seconds(30);
-
-void Emit(const std::string& metric, double value, const std::string& unit) {
-  std::cout << fmt::format(R"({{"bench":"agent_turn","metric":"{}","value":{:.3f},"unit":"{}"}})",
-                           metric, value, unit)
-            << std::endl;
-}
 
 int64_t WallMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -73,19 +77,6 @@ int64_t WallMicros() {
 
 double MsBetween(Steady::time_point a, Steady::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-double Sum(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return s;
 }
 
 // The first failure of any thread; later ones are dropped. Threads stop early once it is set.

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ventros/core/clock.hpp"
 #include "ventros/core/crypto.hpp"
 #include "ventros/core/db.hpp"
@@ -24,6 +25,15 @@
 using namespace ventros::core;
 
 namespace {
+
+using ventros::bench::Percentile;
+using ventros::bench::RssMb;
+using ventros::bench::Seconds;
+using ventros::bench::Sum;
+
+void Emit(const std::string& bench, const std::string& metric, double value, const char* unit) {
+  ventros::bench::Emit(bench, metric, value, unit, 2);
+}
 
 // WAHA's envelope ids: "evt_" and a lower-case ULID (48-bit milliseconds, then 80 random bits,
 // Crockford base32), so they grow with time as WAHA's do.
@@ -53,19 +63,6 @@ std::string Body(int i, int contacts) {
       R"("media":null,"ack":1,"ackName":"SERVER","replyTo":null,)"
       R"("_data":{{"pushName":"Cliente {}"}}}},"engine":"NOWEB"}})",
       envelope, ts * 1000, phone, msg, ts, phone, i, i % contacts);
-}
-
-double Percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t idx = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
-  return v[idx];
-}
-
-void Emit(const std::string& bench, const std::string& metric, double value, const char* unit) {
-  std::cout << fmt::format(R"({{"bench":"{}","metric":"{}","value":{:.2f},"unit":"{}"}})", bench,
-                           metric, value, unit)
-            << std::endl;
 }
 
 int Ceiling(const std::string& path, int count, const std::string& label) {

@@ -18,6 +18,7 @@
 #include <random>
 
 #include "app/app.hpp"
+#include "bench_util.hpp"
 #include "ventros/core/clock.hpp"
 #include "ventros/core/crypto.hpp"
 #include "ventros/core/db.hpp"
@@ -36,30 +37,13 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+using ventros::bench::Percentile;
+using ventros::bench::RssMb;
+using ventros::bench::Seconds;
+using ventros::bench::Sum;
+
 void Emit(const std::string& metric, double value, const std::string& unit) {
-  std::cout << fmt::format(R"({{"bench":"memory","metric":"{}","value":{:.3f},"unit":"{}"}})",
-                           metric, value, unit)
-            << std::endl;
-}
-
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double RssMb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
+  ventros::bench::Emit("memory", metric, value, unit);
 }
 
 void Check(const core::Status& st, const char* what) {

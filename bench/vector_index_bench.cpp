@@ -27,9 +27,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ventros/memory/vector_index.hpp"
 
 namespace {
+
+using ventros::bench::Percentile;
+using ventros::bench::RssMb;
+using ventros::bench::Seconds;
+using ventros::bench::Sum;
 
 using ventros::memory::FilterStrategy;
 using ventros::memory::VectorHit;
@@ -42,27 +48,10 @@ using Allow = std::function<bool(uint64_t)>;
 constexpr int kDims = 768;
 constexpr size_t kK = 10;
 
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
 double CpuSeconds() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
-}
-
-double RssMb() {
-  std::ifstream status("/proc/self/status");
-  std::string key;
-  while (status >> key) {
-    if (key == "VmRSS:") {
-      double kb = 0;
-      status >> kb;
-      return kb / 1024;
-    }
-  }
-  return 0;
 }
 
 void Normalise(Vec& v) {
@@ -92,11 +81,6 @@ double Overlap(const std::vector<VectorHit>& approx, const std::vector<VectorHit
   size_t found = 0;
   for (const VectorHit& h : approx) found += truth.count(h.label);
   return static_cast<double>(found) / static_cast<double>(exact.size());
-}
-
-double Percentile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))];
 }
 
 struct Run {

@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ventros/core/clock.hpp"
 #include "ventros/core/config.hpp"
 #include "ventros/core/crypto.hpp"
@@ -51,27 +52,17 @@ using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr const char* kTenant = "bench";
-constexpr int64_t kDayMs = 24LL * 3600 * 1000;
+using ventros::bench::Percentile;
+using ventros::bench::RssMb;
+using ventros::bench::Seconds;
+using ventros::bench::Sum;
 
 void Emit(const std::string& metric, double value, const std::string& unit) {
-  std::cout << fmt::format(R"({{"bench":"workflows","metric":"{}","value":{:.3f},"unit":"{}"}})",
-                           metric, value, unit)
-            << std::endl;
+  ventros::bench::Emit("workflows", metric, value, unit);
 }
 
-double Seconds(SteadyClock::time_point start) {
-  return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
-
-double RssMb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  }
-  return 0;
-}
+constexpr const char* kTenant = "bench";
+constexpr int64_t kDayMs = 24LL * 3600 * 1000;
 
 // User + system CPU seconds of this process so far.
 double CpuSeconds() {
@@ -81,13 +72,6 @@ double CpuSeconds() {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
   };
   return tv(u.ru_utime) + tv(u.ru_stime);
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
 }
 
 void Check(const core::Status& st, const char* what) {

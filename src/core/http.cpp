@@ -253,23 +253,31 @@ Router::Match Router::Find(std::string_view method, std::string_view path) const
   return best;
 }
 
-void Router::DispatchAsync(const Route& route, HttpRequest& request, Responder respond) const {
-  if (route.options.min_role) {
-    // Authentication alone: a handler that answers "authenticated" means go on.
-    Route check = route;
-    check.handler = [](HttpRequest&) { return HttpResponse::NoContent(); };
-    HttpResponse auth = Dispatch(check, request);
-    if (auth.status != 204) {
-      respond(std::move(auth));
-      return;
-    }
+Status Router::Authorize(const Route& route, HttpRequest& request) const {
+  if (!route.options.min_role) return Status::Ok();  // public
+  if (!authenticator_) return Status::Internal("no authenticator");
+  auto principal = authenticator_(request);
+  if (!principal.ok()) return principal.status();
+  if (static_cast<int>(principal->role) < static_cast<int>(*route.options.min_role)) {
+    return Status::PermissionDenied(fmt::format("this action needs the {} role; the key has {}",
+                                                RoleName(*route.options.min_role),
+                                                RoleName(principal->role)));
   }
+  request.principal = std::move(principal).value();
+  return Status::Ok();
+}
+
+void Router::DispatchAsync(const Route& route, HttpRequest& request, Responder respond) const {
   // The responder is shared so that an exception after it was handed on cannot answer twice.
   auto answered = std::make_shared<std::atomic<bool>>(false);
   Responder once = [answered, respond = std::move(respond)](HttpResponse res) {
     if (!answered->exchange(true)) respond(std::move(res));
   };
   try {
+    if (Status auth = Authorize(route, request); !auth.ok()) {
+      once(HttpResponse::FromStatus(auth, request.request_id));
+      return;
+    }
     route.async_handler(request, once);
   } catch (const std::exception& e) {
     once(HttpResponse::FromStatus(Status::Internal(e.what()), request.request_id));
@@ -278,20 +286,8 @@ void Router::DispatchAsync(const Route& route, HttpRequest& request, Responder r
 
 HttpResponse Router::Dispatch(const Route& route, HttpRequest& request) const {
   try {
-    if (route.options.min_role) {
-      if (!authenticator_) {
-        return HttpResponse::FromStatus(Status::Internal("no authenticator"), request.request_id);
-      }
-      auto principal = authenticator_(request);
-      if (!principal.ok()) return HttpResponse::FromStatus(principal.status(), request.request_id);
-      if (static_cast<int>(principal->role) < static_cast<int>(*route.options.min_role)) {
-        return HttpResponse::FromStatus(
-            Status::PermissionDenied(fmt::format("this action needs the {} role; the key has {}",
-                                                 RoleName(*route.options.min_role),
-                                                 RoleName(principal->role))),
-            request.request_id);
-      }
-      request.principal = std::move(principal).value();
+    if (Status auth = Authorize(route, request); !auth.ok()) {
+      return HttpResponse::FromStatus(auth, request.request_id);
     }
     return route.handler(request);
   } catch (const std::exception& e) {

@@ -46,12 +46,7 @@ struct Setup {
 };
 
 Setup AddChannel(TestServer& s, const std::string& waha_url, const std::string& api_key) {
-  auto ch = s.Call("POST", "/v1/channels", s.admin_key(),
-                   fmt::format(R"({{"name":"main","waha_url":"{}","waha_api_key":"{}",)"
-                               R"("hmac_secret":"{}"}})",
-                               waha_url, api_key, kSecret));
-  REQUIRE(ch.status == 201);
-  return {std::string(ParseJson(ch.body).at("id").as_string())};
+  return {ventros::testing::CreateWahaChannel(s, waha_url, api_key, kSecret)};
 }
 
 void Post(TestServer& s, const std::string& channel, const std::string& body) {

@@ -50,12 +50,7 @@ VENTROS_DB_TEST(
   config.observability.otlp_headers = {"api_key: phoenix-key"};
   TestServer s(db.url(), config);
   const std::string admin = s.admin_key();
-  auto ch = s.Call("POST", "/v1/channels", admin,
-                   fmt::format(R"({{"name":"main","waha_url":"{}","waha_api_key":"{}",)"
-                               R"("hmac_secret":"k"}})",
-                               waha.BaseUrl(), waha.api_key()));
-  REQUIRE(ch.status == 201);
-  std::string channel(ParseJson(ch.body).at("id").as_string());
+  std::string channel = ventros::testing::CreateWahaChannel(s, waha.BaseUrl(), waha.api_key(), "k");
   std::string body = ventros::testing::MessageWebhook(
       "5511987654321", "Quero cancelar minha conta, muito caro", "O1");
   ventros::testing::PostWebhook(s, channel, "k", body);

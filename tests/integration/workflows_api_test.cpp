@@ -37,12 +37,7 @@ ventros::core::Config WorkflowsConfig() {
 
 struct Fixture {
   explicit Fixture(ventros::core::DbEngine engine) : db(engine), s(db.url(), WorkflowsConfig()) {
-    auto ch = s.Call("POST", "/v1/channels", s.admin_key(),
-                     fmt::format(R"({{"name":"main","waha_url":"{}","waha_api_key":"{}",)"
-                                 R"("hmac_secret":"{}"}})",
-                                 waha.BaseUrl(), waha.api_key(), kSecret));
-    REQUIRE(ch.status == 201);
-    channel = std::string(ParseJson(ch.body).at("id").as_string());
+    channel = ventros::testing::CreateWahaChannel(s, waha.BaseUrl(), waha.api_key(), kSecret);
   }
   void Post(const std::string& body) { ventros::testing::PostWebhook(s, channel, kSecret, body); }
 

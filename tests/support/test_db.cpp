@@ -199,6 +199,18 @@ std::string MessageWebhook(const std::string& phone, const std::string& body, co
                                   {"payload", std::move(payload)}});
 }
 
+std::string CreateWahaChannel(TestServer& server, const std::string& waha_url,
+                              const std::string& waha_api_key, const std::string& hmac_secret) {
+  boost::json::object in{{"name", "main"},
+                         {"waha_url", waha_url},
+                         {"waha_api_key", waha_api_key},
+                         {"hmac_secret", hmac_secret}};
+  auto ch = server.Call("POST", "/v1/channels", server.admin_key(), boost::json::serialize(in));
+  INFO(ch.body);
+  REQUIRE(ch.status == 201);
+  return std::string(ParseJson(ch.body).at("id").as_string());
+}
+
 void PostWebhook(TestServer& server, const std::string& channel, const std::string& hmac_secret,
                  const std::string& body) {
   core::HttpClient client;

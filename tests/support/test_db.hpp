@@ -110,6 +110,11 @@ bool Eventually(F done) {
 std::string MessageWebhook(const std::string& phone, const std::string& body, const std::string& id,
                            const std::string& push_name = "Leonardo");
 
+// Creates a WAHA channel "main" through the API (POST /v1/channels); requires a 201 and returns
+// its id.
+std::string CreateWahaChannel(TestServer& server, const std::string& waha_url,
+                              const std::string& waha_api_key, const std::string& hmac_secret);
+
 // Posts a webhook to the server's channel, signed with `hmac_secret`; requires a 200.
 void PostWebhook(TestServer& server, const std::string& channel, const std::string& hmac_secret,
                  const std::string& body);

@@ -124,6 +124,8 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  // The route's role check: OK for a public route, else authenticates and sets the principal.
+  Status Authorize(const Route& route, HttpRequest& request) const;
   void AddRoute(Route route, std::string method, std::string pattern, RouteOptions options);
   std::vector<Route> routes_;
   Authenticator authenticator_;

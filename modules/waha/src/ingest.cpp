@@ -221,8 +221,9 @@ Status WahaIngest::Prepare(Pending& item, std::string_view hmac_header) {
       return Status::Unauthenticated("X-Webhook-Hmac does not match the body");
     }
   }
+  // Parsed already when the writer thread prepares it (Submit read its chat).
   boost::system::error_code ec;
-  json::value doc = json::parse(raw_body, ec);
+  json::value doc = item.doc.is_null() ? json::parse(raw_body, ec) : std::move(item.doc);
   if (ec)
     return Status::InvalidArgument(fmt::format("webhook body is not valid JSON: {}", ec.message()));
   if (!doc.is_object()) return Status::InvalidArgument("webhook body must be a JSON object");
@@ -312,6 +313,7 @@ void WahaIngest::Submit(const crm::ChannelId& channel_id, std::string_view raw_b
     const json::object* payload =
         !ec && doc.is_object() ? Obj(doc.as_object(), "payload") : nullptr;
     item->key = EventKey(item->channel_id, payload);
+    if (!ec) item->doc = std::move(doc);  // Prepare uses it (`payload` is not used past here)
   }
   std::call_once(writers_started_, [this] {
     for (int i = 0; i < std::max(1, options_.writers); ++i) {
@@ -409,6 +411,15 @@ void WahaIngest::BacklogStarted() {
     logger_->warn("webhooks are stored for the bus to apply until earlier ones are applied");
 }
 
+bool WahaIngest::WaitingRecently(core::Connection& conn) {
+  // Only recent ones hold new webhooks back: one the bus gave up on (dead-lettered) stays
+  // pending for an operator, and must not turn applying on arrival off for good.
+  auto rows =
+      conn.Query("SELECT 1 FROM waha_inbox WHERE state = 'pending' AND received_at > $1 LIMIT 1",
+                 {DbValue(clock_.NowMillis() - kBacklogWindowMs)});
+  return !rows.ok() || !rows->empty();  // unsure counts as waiting
+}
+
 bool WahaIngest::Backlog(core::Connection& conn) {
   if (!backlog_.load(std::memory_order_relaxed)) return false;
   const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -423,12 +434,7 @@ bool WahaIngest::Backlog(core::Connection& conn) {
     std::lock_guard lock(backlog_mu_);
     generation = backlog_generation_;
   }
-  // Only recent ones hold new webhooks back: one the bus gave up on (dead-lettered) stays
-  // pending for an operator, and must not turn applying on arrival off for good.
-  auto rows =
-      conn.Query("SELECT 1 FROM waha_inbox WHERE state = 'pending' AND received_at > $1 LIMIT 1",
-                 {DbValue(clock_.NowMillis() - kBacklogWindowMs)});
-  if (!rows.ok() || !rows->empty()) return true;
+  if (WaitingRecently(conn)) return true;
   std::lock_guard lock(backlog_mu_);
   // A writer that stored pending webhooks meanwhile keeps the flag up.
   if (backlog_generation_ != generation) return true;
@@ -451,16 +457,13 @@ Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
   // Applied in the storing transaction when it can be: nothing is waiting to be applied before
   // these (order per chat), and applying works. Otherwise, or when applying fails, the batch is
   // stored for the bus consumer, as an edge instance does.
+  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
   bool apply = false;
   if (options_.apply_inline) {
-    VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
     // Once, before any writer applies: webhooks a previous run left pending come first. The
     // other writers wait for this look instead of each taking "unknown" for "pending".
     std::call_once(backlog_looked_, [&] {
-      auto rows = conn->Query(
-          "SELECT 1 FROM waha_inbox WHERE state = 'pending' AND received_at > $1 LIMIT 1",
-          {DbValue(clock_.NowMillis() - kBacklogWindowMs)});
-      if (!rows.ok() || !rows->empty()) BacklogStarted();
+      if (WaitingRecently(*conn)) BacklogStarted();
     });
     apply = !Backlog(*conn);
     // Webhooks wait: this writer applies the oldest of them first, so that a steady load does
@@ -471,13 +474,13 @@ Status WahaIngest::WriteBatch(std::vector<Pending*>& batch) {
     }
   }
   if (apply) {
-    Status st = WriteBatch(batch, true);
+    Status st = WriteBatch(*conn, batch, true);
     if (st.ok()) return st;
     logger_->warn("{} webhooks not applied on arrival, stored for the bus: {}", batch.size(),
                   st.ToString());
     for (Pending* p : batch) p->out.duplicate = false;
   }
-  Status st = WriteBatch(batch, false);
+  Status st = WriteBatch(*conn, batch, false);
   if (st.ok() && options_.apply_inline) BacklogStarted();
   return st;
 }
@@ -507,8 +510,8 @@ bool WahaIngest::DrainPending(core::Connection& conn) {
   return rows->rows.size() < static_cast<size_t>(kDrainBatch);
 }
 
-Status WahaIngest::WriteBatch(std::vector<Pending*>& batch, bool apply) {
-  VENTROS_ASSIGN_OR_RETURN(auto conn, db_.Acquire());
+Status WahaIngest::WriteBatch(core::Connection& db, std::vector<Pending*>& batch, bool apply) {
+  core::Connection* conn = &db;
   VENTROS_ASSIGN_OR_RETURN(auto tx, core::Transaction::Begin(*conn));
   int64_t now = clock_.NowMillis();
   for (Pending* p : batch) {

@@ -146,11 +146,13 @@ class WahaIngest {
   // Stores a batch, applying it when it can (falls back to storing it pending).
   Status WriteBatch(std::vector<Pending*>& batch);
   Status WriteBatchNoThrow(std::vector<Pending*>& batch);
-  Status WriteBatch(std::vector<Pending*>& batch, bool apply);
+  Status WriteBatch(core::Connection& conn, std::vector<Pending*>& batch, bool apply);
   // Whether stored webhooks may still wait to be applied (set when pending ones are stored, or
   // found by the first batch; rechecked at most every kBacklogRecheck by one writer).
   bool Backlog(core::Connection& conn);
   void BacklogStarted();  // pending webhooks were stored
+  // Whether pending webhooks younger than kBacklogWindowMs exist (true when the query fails).
+  bool WaitingRecently(core::Connection& conn);
   // Applies up to kDrainBatch of the oldest pending webhooks in one transaction (unless another
   // writer is at it). True when that was all of them.
   bool DrainPending(core::Connection& conn);
